@@ -1,0 +1,138 @@
+"""The terminal front end: a thin layer over the Python API.
+
+    simmarket run [CONFIG] [--seed N] [--days D] [--users N] [--out PATH] [--force]
+    simmarket validate CONFIG
+
+Errors a user can cause (a bad config, an existing database, a missing file) are one clear
+message on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from simmarket import __version__
+from simmarket.config import ConfigError, load_config
+from simmarket.store import StoreError
+from simmarket.summary import HEADLINES
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+console = Console(stderr=True)
+
+
+class _Rate(ProgressColumn):
+    """Events written per second of wall time."""
+
+    def render(self, task) -> Text:
+        speed = task.fields.get("events", 0) / task.elapsed if task.elapsed else 0.0
+        return Text(f"{speed:,.0f} events/s", style="cyan")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="simmarket", description=(
+        "Simulate value creation in a metaverse-style marketplace; every event goes to "
+        "SQLite."))
+    p.add_argument("--version", action="version", version=f"simmarket {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run one scenario and write its database")
+    r.add_argument("config", nargs="?", help="TOML scenario (default: built-in defaults)")
+    r.add_argument("--seed", type=int, help="override the seed")
+    r.add_argument("--days", type=float, help="override horizon_days")
+    r.add_argument("--users", type=int, help="override users.n")
+    r.add_argument("--out", help="database path (default: results/<config name>.db)")
+    r.add_argument("--force", action="store_true", help="replace an existing database")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    v = sub.add_parser("validate", help="check a scenario and print it resolved")
+    v.add_argument("config")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "validate":
+            return _validate(args)
+    except (ConfigError, StoreError, FileNotFoundError) as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return EXIT_USAGE
+    return EXIT_USAGE
+
+
+def _validate(args) -> int:
+    import json
+
+    cfg = load_config(args.config)
+    print(json.dumps(cfg.resolved(), indent=2))
+    console.print(f"[green]{args.config} is valid[/]")
+    return 0
+
+
+def _run(args) -> int:
+    from simmarket.api import run
+
+    cfg = load_config(args.config, **{"seed": args.seed, "horizon_days": args.days,
+                                      "users.n": args.users})
+    out = Path(args.out) if args.out else cfg.db_path
+    horizon = cfg.horizon_days
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(),
+               TextColumn("day {task.completed:,.1f} / {task.total:,.0f}"), _Rate(),
+               TextColumn("eta"), TimeRemainingColumn()]
+    with Progress(*columns, console=console, disable=args.quiet, transient=False) as bar:
+        task = bar.add_task(cfg.name, total=horizon, events=0)
+
+        def progress(t: float, events: int) -> None:
+            bar.update(task, completed=t, events=events)
+
+        result = run(cfg, out=out, force=args.force, progress=progress)
+    _print_summary(result)
+    if result.status == "interrupted":
+        console.print(f"[yellow]interrupted at day {result.t_reached:.2f}[/]: what was "
+                      f"simulated is committed in {result.db_path}")
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _print_summary(result) -> None:
+    out = Console()
+    table = Table(title=f"simmarket — {result.config.name} (seed {result.config.seed}, "
+                        f"{result.config.mode}, {result.t_reached:g} days)")
+    table.add_column("layer", style="bold")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for layer, figures in result.summary.items():
+        labels = HEADLINES[layer][1]
+        for i, (name, value) in enumerate(figures.items()):
+            table.add_row(layer if i == 0 else "", labels[name], _fmt(value))
+        table.add_section()
+    out.print(table)
+    out.print(f"{result.events:,} events in {result.seconds:.1f} s "
+              f"({result.events / max(result.seconds, 1e-9):,.0f} events/s); "
+              f"status [bold]{result.status}[/]")
+    out.print(f"database: [bold]{result.db_path}[/]")
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()
+                                  and abs(value) < 1e12 and abs(value) >= 1):
+        return f"{int(value):,}"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,348 @@
+"""Scenario configuration: validated, typed, every parameter with a documented default.
+
+A scenario is a TOML file whose sections mirror the layers of the model. Every field has a
+default, so an empty file is a valid run of the baseline marketplace. Validation is strict:
+an unknown key, a wrong type or an out-of-range value is a :class:`ConfigError` that names the
+field, the value and what was expected.
+
+Units: time in simulated days; money ("value") in the platform's value unit, in which a
+connection to an item of quality 1 at full topic affinity is worth ``encounter.value_scale``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Pos = Annotated[float, Field(gt=0.0)]
+NonNeg = Annotated[float, Field(ge=0.0)]
+
+
+class ConfigError(ValueError):
+    """An invalid scenario: the message names the field, the value and what was expected."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Users(Section):
+    """User layer state at t = 0 (MODEL.md §3.1)."""
+
+    n: int = Field(5000, ge=1, description="number of users")
+    topics: int = Field(12, ge=1, le=10_000, description="number of interest topics T")
+    knowledge_median: Pos = Field(1.0, description="median private knowledge k_i (lognormal)")
+    knowledge_sigma: NonNeg = Field(0.5, description="lognormal sigma of k_i")
+    sharing_a: Pos = Field(2.0, description="Beta(a, b) of the sharing propensity sigma_i")
+    sharing_b: Pos = Field(3.0, description="Beta(a, b) of the sharing propensity sigma_i")
+    activity_median: Pos = Field(0.25, description="median sessions per day lambda_i (lognormal)")
+    activity_sigma: NonNeg = Field(1.2, description="lognormal sigma of lambda_i (heavy tail)")
+    creator_a: Pos = Field(0.3, description="Beta(a, b) of the creator propensity pi_i")
+    creator_b: Pos = Field(5.0, description="Beta(a, b) of the creator propensity pi_i")
+
+
+class Production(Section):
+    """Value production and the knowledge-sharing logic (MODEL.md §3.1, paper §4.2.1)."""
+
+    absorption: NonNeg = Field(
+        0.5, description="beta: weight of the per-capita shared stock S/N in kappa_i")
+    production_time: Pos = Field(1.0, description="days to produce an item at kappa = 0")
+    quality_half: Pos = Field(1.5, description="kappa at which expected quality is 1/2")
+    quality_noise: NonNeg = Field(0.1, description="sd of the normal noise on quality")
+    learning: NonNeg = Field(0.05, description="knowledge flow Delta-k per unit of quality")
+    obsolescence: NonNeg = Field(0.01, description="rho: rate per day at which S obsolesces")
+    reciprocity: NonNeg = Field(
+        0.9, description="psi: sigma_i drifts toward psi x last period's sharing rate")
+    adaptation: Unit = Field(0.2, description="share of that gap closed per period")
+
+
+class Encounter(Section):
+    """Value encounter on the platform and the community logic (MODEL.md §3.2)."""
+
+    feed_size: int = Field(10, ge=1, le=1000, description="F: items shown per browse session")
+    w_popularity: NonNeg = Field(0.5, description="recommender: weight of the popularity channel")
+    w_recency: NonNeg = Field(0.3, description="recommender: weight of the recency channel")
+    w_exploration: NonNeg = Field(0.2, description="recommender: weight of uniform exploration")
+    topic_match: Unit = Field(
+        0.6, description="share of feed slots the recommender keeps in the user's own topic")
+    popularity_exponent: NonNeg = Field(1.0, description="gamma in (c_j + 1)^gamma")
+    recency_window: int = Field(300, ge=1, description="recency channel: the newest R items")
+    refresh_days: Pos = Field(0.25, description="days between recommender index refreshes")
+    w_quality: float = Field(3.0, description="connection rule: weight of quality q_j")
+    w_affinity: float = Field(2.0, description="connection rule: weight of topic affinity")
+    w_social: float = Field(0.3, description="connection rule: community (social proof) effect")
+    threshold: float = Field(6.0, description="tau: connection threshold in the logit")
+    affinity_scale: Pos = Field(1.5, description="topic affinity = exp(-ring distance / scale)")
+    value_scale: Pos = Field(1.0, description="value of a connection at q = 1, affinity 1")
+    network_function: Literal["none", "log", "linear"] = Field(
+        "log", description="n(c): none, log (Odlyzko-Tilly n log n), linear (Metcalfe)")
+    network_effect: NonNeg = Field(0.1, description="eta in v = base x (1 + eta n(c_j))")
+    platform_fee: Unit = Field(0.3, description="platform's share of each payment")
+    impression_sample_rate: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.1, description="share of browse sessions whose impressions are written as events")
+
+
+class Industrial(Section):
+    """The industrial counterfactual: ownership, rivalry, diminishing marginal utility."""
+
+    units_per_item: int = Field(50, ge=1, description="rival units of each item, each sold once")
+    diminishing: NonNeg = Field(
+        0.7, description="utility of the m-th owned item of a topic falls as m^-diminishing")
+    price_factor: Unit = Field(
+        0.3, description="price = price_factor x value_scale x q (fixed at release)")
+
+
+class Tech(Section):
+    """Technology dilemma levers (seed 001, §2(1))."""
+
+    access_share: Unit = Field(1.0, description="share of users with a device (~0.01 VR-only)")
+    hci_friction: Unit = Field(0.1, description="share of would-be connections lost to HCI")
+    interoperability: Unit = Field(
+        0.5, description="how far feeds may cross topics (0 = walled topic gardens)")
+
+
+class Firms(Section):
+    """Firms of the stakeholder layer (MODEL.md §3.3)."""
+
+    initial: int = Field(8, ge=0, description="firms present at t = 0")
+    entry_rate: NonNeg = Field(0.1, description="entry attempts per day at vc_supply = 1")
+    data_driven_share: Unit = Field(0.8, description="share of firms that scan the platform")
+    data_sharing: Unit = Field(0.7, description="share of platform data firms let be exported")
+    scan_interval: Pos = Field(7.0, description="days between a firm's scans")
+    scan_top: int = Field(5, ge=1, description="top items of its topic a firm considers per scan")
+    capital_median: Pos = Field(60.0, description="median initial capital (lognormal)")
+    capital_sigma: NonNeg = Field(0.6, description="lognormal sigma of initial capital")
+    financing_threshold: NonNeg = Field(30.0, description="minimum capital to enter at HHI = 0")
+    running_cost: NonNeg = Field(1.0, description="cost per day of a firm")
+    outside_income: NonNeg = Field(0.8, description="offline income per day of a firm")
+    recreation_cost: NonNeg = Field(2.0, description="cost of re-creating an item (ip = 0)")
+    quality_uplift: NonNeg = Field(0.3, description="relative quality gain of a derivative")
+    license_rate: NonNeg = Field(
+        0.5, description="licence fee = ip x license_rate x the item's value so far (+ minimum)")
+    license_minimum: NonNeg = Field(1.0, description="minimum licence fee at ip = 1")
+    revenue_horizon: Pos = Field(
+        4.0, description="scans of revenue a firm expects from a derivative when deciding")
+
+
+class Capital(Section):
+    """Capital dilemma levers (seed 001, §2(4))."""
+
+    vc_supply: NonNeg = Field(1.0, description="venture-capital supply: scales entry and capital")
+    concentration: NonNeg = Field(
+        1.0, description="financing threshold x (1 + concentration x HHI/10000)")
+    short_termism: Unit = Field(0.3, description="weight firms put on popularity over quality")
+
+
+class Regulation(Section):
+    """Institutional levers (seed 001, §2(3))."""
+
+    lag: Unit = Field(0.2, description="institutional lag: entry uncertainty and leak risk")
+    privacy_protection: Unit = Field(0.5, description="privacy: fewer leaks, less exportable data")
+    antitrust: Annotated[float, Field(ge=0.0, le=0.95)] = Field(
+        0.0, description="a firm above a revenue share of 1 - antitrust may not license")
+    leak_rate: Unit = Field(0.15, description="chance of a privacy leak per period, unprotected")
+    leak_trust_loss: Unit = Field(0.1, description="share of participation lost to a leak")
+    trust_recovery: Unit = Field(0.2, description="share of lost trust regained per period")
+
+
+class Government(Section):
+    """The government of the stakeholder layer: reward, moderate, regulate, withdraw."""
+
+    enabled: bool = Field(True, description="whether a government acts at all")
+    reward: NonNeg = Field(0.2, description="payment per knowledge sharer per period")
+    reward_boost: Unit = Field(0.1, description="sigma_i += boost x (1 - sigma_i) for sharers")
+    violation_rate: Unit = Field(0.02, description="share of new items that break the rules")
+    moderation: Unit = Field(0.5, description="chance that a violation is caught")
+    penalty: NonNeg = Field(1.0, description="fine per caught violation")
+    target_sharing: Unit = Field(0.5, description="sharing rate at which the platform self-governs")
+    withdraw_after: int = Field(
+        4, ge=1, description="W: periods above target before the government withdraws")
+
+
+class Network(Section):
+    """The value network and its centrality measures (MODEL.md §3.3)."""
+
+    alphas: list[NonNeg] = Field(
+        default_factory=lambda: [0.0, 0.5, 1.0, 1.5], description="Opsahl's alpha values")
+    centrality_every: int = Field(1, ge=1, description="periods between centrality snapshots")
+
+
+class Economy(Section):
+    """Value spillover: the endogenous growth model (MODEL.md §3.4, paper eqs. 1-3)."""
+
+    mode: Literal["paper", "coupled"] = Field("paper", description="paper or coupled")
+    tfp: Pos = Field(1.0, description="A in Y = A K^a ((1-u) D N)^(1-a)")
+    capital_share: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(0.33, description="a")
+    saving_rate: Unit = Field(0.2, description="s")
+    depreciation: Unit = Field(0.05, description="delta, per economy period")
+    data_productivity: NonNeg = Field(0.2, description="B in g(uN) = B (uN)^lambda")
+    labour_elasticity: NonNeg = Field(1.0, description="lambda (1: endogenous, <1: Jones 1995)")
+    data_labour_share: Unit = Field(0.1, description="u (paper mode)")
+    labour: Pos = Field(1.0, description="N")
+    initial_data: Pos = Field(1.0, description="D at t = 0")
+    initial_capital: Pos = Field(1.0, description="K at t = 0")
+    period_days: Pos | None = Field(None, description="days per step (default: period_days)")
+    data_depreciation: Unit = Field(0.0, description="data depreciation (off in the paper)")
+    data_per_item: NonNeg = Field(1.0, description="coupled: data units per item created")
+    data_per_connection: NonNeg = Field(0.1, description="coupled: data units per connection")
+    data_scale: Pos = Field(
+        1000.0, description="coupled: exported data units per unit of D")
+    privacy_export_cut: Unit = Field(
+        0.5, description="share of exportable data removed at privacy_protection = 1")
+
+
+LEVERS = (
+    "tech.access_share", "tech.hci_friction", "tech.interoperability",
+    "firms.data_driven_share", "firms.data_sharing",
+    "regulation.lag", "regulation.privacy_protection", "regulation.antitrust",
+    "capital.vc_supply", "capital.concentration", "capital.short_termism",
+    "ip_protection", "production.absorption", "government.reward",
+)
+
+
+class PolicyChange(Section):
+    """One scheduled change of a lever: from `day` on, `lever` takes `value`."""
+
+    day: NonNeg
+    lever: Literal[LEVERS]  # type: ignore[valid-type]
+    value: float
+
+
+class Policy(Section):
+    """Promotion paths (seed 001, §3) as schedules of lever changes."""
+
+    schedule: list[PolicyChange] = Field(default_factory=list)
+
+
+class Output(Section):
+    """Where and how the event store is written."""
+
+    path: str = Field("results/{name}.db", description="database path; {name} = config stem")
+    batch_size: int = Field(50_000, ge=1, description="events per write transaction")
+
+
+class Config(Section):
+    """A whole scenario. Top level: seed, horizon, mode and the aggregation period."""
+
+    name: str = Field("baseline", description="scenario name (defaults to the file's stem)")
+    seed: int = Field(20240601, ge=0, description="seed of the run's one generator")
+    horizon_days: Pos = Field(180.0, description="simulated days")
+    period_days: Pos = Field(7.0, description="days per aggregation period")
+    mode: Literal["metaverse", "industrial"] = Field("metaverse")
+    ip_protection: Unit = Field(0.5, description="IP protection of creators' content")
+    users: Users = Field(default_factory=Users)
+    production: Production = Field(default_factory=Production)
+    encounter: Encounter = Field(default_factory=Encounter)
+    industrial: Industrial = Field(default_factory=Industrial)
+    tech: Tech = Field(default_factory=Tech)
+    firms: Firms = Field(default_factory=Firms)
+    capital: Capital = Field(default_factory=Capital)
+    regulation: Regulation = Field(default_factory=Regulation)
+    government: Government = Field(default_factory=Government)
+    network: Network = Field(default_factory=Network)
+    economy: Economy = Field(default_factory=Economy)
+    policy: Policy = Field(default_factory=Policy)
+    output: Output = Field(default_factory=Output)
+
+    @model_validator(mode="after")
+    def _fill_economy_period(self) -> Config:
+        if self.economy.period_days is None:
+            self.economy.period_days = self.period_days
+        return self
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.output.path.format(name=self.name))
+
+    def lever(self, dotted: str) -> float:
+        """The current value of a lever named by its dotted path."""
+        obj: Any = self
+        for part in dotted.split("."):
+            obj = getattr(obj, part)
+        return float(obj)
+
+    def set_lever(self, dotted: str, value: float) -> None:
+        """Set a lever (validated like the file was)."""
+        *path, last = dotted.split(".")
+        obj: Any = self
+        for part in path:
+            obj = getattr(obj, part)
+        try:
+            setattr(obj, last, value)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, prefix=dotted.rsplit(".", 1)[0] if path else ""))\
+                from None
+
+    def resolved(self) -> dict[str, Any]:
+        """The full resolved configuration as plain data (stored with every run)."""
+        return self.model_dump(mode="json")
+
+
+def _describe(exc: ValidationError, prefix: str = "") -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if prefix:
+            loc = f"{prefix}.{loc}" if loc else prefix
+        value = err.get("input")
+        what = err["msg"]
+        if err["type"] == "extra_forbidden":
+            what = "an unknown key (check the spelling against docs/ODD.md)"
+            lines.append(f"{loc}: {what}")
+            continue
+        lines.append(f"{loc} = {value!r}: expected {_expected(err)}")
+    return "invalid config: " + "; ".join(lines)
+
+
+def _expected(err: dict[str, Any]) -> str:
+    msg = err["msg"]
+    for head in ("Input should be ", "Value error, "):
+        if msg.startswith(head):
+            return msg[len(head):]
+    return msg[0].lower() + msg[1:]
+
+
+def config_from_dict(data: dict[str, Any], name: str | None = None) -> Config:
+    """Validate plain data (as read from TOML) into a :class:`Config`."""
+    data = dict(data)
+    if name is not None and "name" not in data:
+        data["name"] = name
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
+    """Read a TOML scenario (or the defaults when `path` is None) and apply overrides.
+
+    Overrides use dotted names (``{"users.n": 1000, "seed": 3}``); ``None`` values are ignored.
+    """
+    data: dict[str, Any] = {}
+    name = None
+    if path is not None:
+        path = Path(path)
+        name = path.stem
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = data
+        *parents, last = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return config_from_dict(data, name=name)

@@ -1,0 +1,118 @@
+"""The database schema of a run: tables, event kinds and indexes.
+
+``docs/schema.md`` documents every table, column, unit and event kind listed here; a test
+checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+
+#: Every event kind, with what its columns mean (actor -> counterpart, value).
+EVENT_KINDS: dict[str, str] = {
+    "session_started": "a user starts a session; value 1 = creating, 0 = browsing",
+    "content_created": "a user releases an item; value = quality q",
+    "knowledge_shared": "the creator shares the knowledge flow; value = Delta-k added to S",
+    "knowledge_hidden": "the creator hides the knowledge flow; value = Delta-k kept private",
+    "impression": "an item is shown to a user (sampled); counterpart = owner; "
+                  "value = 1 / impression_sample_rate (the weight of the sampled row)",
+    "connection": "a user connects to an item (use right); counterpart = owner; "
+                  "value = perceived value v_ij",
+    "community_joined": "a user joins a creator's community for the first time; "
+                        "counterpart = creator; value = community size after joining",
+    "payment": "money moves from actor to counterpart (owner or platform); value = amount",
+    "derivative_created": "a firm re-creates an item; item = the derivative; "
+                          "counterpart = original creator; value = quality",
+    "license_paid": "a firm pays a licence fee; item = the original; value = fee",
+    "firm_entered": "a firm enters; value = initial capital",
+    "firm_exited": "a firm exits broke; value = capital at exit",
+    "reward": "the government rewards a knowledge sharer; value = payment",
+    "penalty": "the government penalises a rule violation (user, item) or a firm above the "
+               "antitrust cap; value = fine",
+    "privacy_leak": "a privacy leak on the platform; value = share of participation lost",
+    "government_withdrew": "the government stops its guidance; value = sharing rate",
+    "data_exported": "platform data exported to the economy in a macro step; value = units",
+    "macro_step": "the economy advances one step; value = output Y",
+    "policy_changed": "a scheduled lever change; value = new value (see policy_changes)",
+}
+
+ACTOR_TYPES = ("user", "firm", "government", "platform", "economy")
+
+
+def create_schema(db: sqlite_utils.Database) -> None:
+    """Create every table of a run database (empty)."""
+    db["runs"].create({
+        "run_id": int, "status": str, "seed": int, "config": str, "version": str,
+        "schema_version": int, "mode": str, "horizon_days": float, "period_days": float,
+        "impression_sample_rate": float, "started_at": str, "finished_at": str,
+        "t_reached": float, "events": int, "message": str, "summary": str,
+    }, pk="run_id")
+    db["events"].create({
+        "event_id": int, "t": float, "kind": str, "actor_id": int, "actor_type": str,
+        "item_id": int, "counterpart_id": int, "counterpart_type": str, "value": float,
+    }, pk="event_id")
+    db["event_kinds"].create({"kind": str, "description": str}, pk="kind")
+    db["event_kinds"].insert_all(
+        [{"kind": k, "description": d} for k, d in EVENT_KINDS.items()])
+    db["users"].create({
+        "user_id": int, "topic": int, "knowledge_initial": float, "knowledge": float,
+        "sharing_initial": float, "sharing": float, "activity_rate": float,
+        "creator_propensity": float, "device_access": int, "items_created": int,
+        "shares": int, "hides": int, "connections_made": int, "income": float,
+        "rewards": float, "community_size": int,
+    }, pk="user_id")
+    db["items"].create({
+        "item_id": int, "t_created": float, "owner_id": int, "owner_type": str,
+        "parent_id": int, "topic": int, "quality": float,
+        "production_time": float, "price": float, "connections": int, "value": float,
+        "removed": int,
+    }, pk="item_id")
+    db["firms"].create({
+        "firm_id": int, "t_entered": float, "t_exited": float, "topic": int,
+        "data_driven": int, "initial_capital": float, "capital": float, "revenue": float,
+        "derivatives": int, "licenses": int, "license_fees": float,
+    }, pk="firm_id")
+    db["period_production"].create({
+        "period": int, "t_start": float, "t_end": float, "sessions": int,
+        "creation_sessions": int, "items_created": int, "mean_quality": float,
+        "mean_production_time": float, "knowledge_stock": float, "shares": int, "hides": int,
+        "sharing_rate": float, "mean_sharing_propensity": float, "active_creators": int,
+        "value_produced": float,
+    }, pk="period")
+    db["period_encounter"].create({
+        "period": int, "t_start": float, "t_end": float, "impressions": float,
+        "connections": int, "connection_value": float, "paid": float,
+        "creator_income": float, "platform_revenue": float, "consumer_surplus": float,
+        "community_joins": int, "communities": int, "largest_community": int,
+        "gini_creator_income": float, "value_encountered": float,
+    }, pk="period")
+    db["period_transmission"].create({
+        "period": int, "t_start": float, "t_end": float, "firms_active": int, "entries": int,
+        "entries_refused": int, "exits": int, "derivatives": int, "licenses": int,
+        "license_fees": float, "firm_revenue": float, "hhi_firm_revenue": float,
+        "rewards": int, "reward_paid": float, "penalties": int, "government_active": int,
+        "privacy_leaks": int, "trust": float, "network_nodes": int, "network_edges": int,
+        "value_transmitted": float,
+    }, pk="period")
+    db["centrality"].create({
+        "period": int, "t": float, "node": int, "node_type": str, "alpha": float,
+        "degree": int, "strength": float, "generalized_degree": float, "closeness": float,
+        "harmonic_closeness": float, "captured_value": float,
+    }, pk=("period", "node_type", "node", "alpha"))
+    db["macro"].create({
+        "period": int, "t": float, "D": float, "u": float, "g": float, "Y": float,
+        "K": float, "k_tilde": float, "N": float, "data_exported": float,
+        "output_growth": float,
+    }, pk="period")
+    db["policy_changes"].create({
+        "t": float, "lever": str, "old_value": float, "new_value": float,
+    })
+
+
+def create_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes the analysis queries need; built once, after the log is written."""
+    db["events"].create_index(["kind", "t"], if_not_exists=True)
+    db["events"].create_index(["kind", "item_id"], if_not_exists=True)
+    db["items"].create_index(["owner_type", "owner_id"], if_not_exists=True)

@@ -1,0 +1,298 @@
+"""Platform layer — value encounter under the community logic (paper §3.3.2, §4.2.2).
+
+A browsing user is shown a feed of F items by the platform's recommender. Each feed slot is
+drawn either from the user's own topic or platform-wide — the own-topic share is
+``1 - interoperability x (1 - topic_match)``, so with no interoperability (walled gardens)
+a user sees only their own topic — and, within that scope, from one of three channels:
+popularity (item j with weight ``(c_j + 1)^gamma``, preferential), recency (the newest R items)
+or exploration (uniform). The recommender recomputes its ranking index every
+``refresh_days``, as platforms rank in batch.
+
+Each impression becomes a *connection* with probability
+``(1 - hci_friction) x sigmoid(w_q q_j + w_a affinity + w_s log(1 + c_j) - tau)``; ``w_s`` is the
+community (social-proof) effect. A connection is a use right, not ownership: the item gains a
+connection, the user joins the owner's community, and value is realised,
+``v_ij = value_scale x q_j x affinity x (1 + eta n(c_j))`` with ``n`` the network-value function
+of the item's community size (none, log = Odlyzko-Tilly, linear = Metcalfe). There is no
+consumer surplus (connection-value theory): the user pays exactly ``v_ij``; the owner receives
+``(1 - platform_fee) v_ij`` and the platform the rest.
+
+In the industrial counterfactual (paper Fig. 1, the other corner) items are owned, not used:
+each has ``units_per_item`` rival units sold once each at a price fixed at release, the
+utility of a user's m-th item of a topic falls as ``m^-diminishing``, there is no network or
+community term, and the buyer keeps a consumer surplus ``v - price``.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simmarket.items import OWNER_FIRM, OWNER_TYPES
+from simmarket.streams import Block
+
+if TYPE_CHECKING:
+    from simmarket.model import Model
+
+PLATFORM = 0
+
+
+def topic_affinity(topics: int, scale: float) -> np.ndarray:
+    """T x T affinity: exp(-d / scale), d the distance between topics on a ring."""
+    idx = np.arange(topics)
+    d = np.abs(idx[:, None] - idx[None, :])
+    d = np.minimum(d, topics - d)
+    return np.exp(-d / scale)
+
+
+def network_value(c: int, function: str) -> float:
+    """n(c): the per-connection network term of a community of size c."""
+    if function == "log":
+        return math.log1p(c)
+    if function == "linear":
+        return float(c)
+    return 0.0
+
+
+class Recommender:
+    """The platform's ranking index, rebuilt every ``refresh_days``."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        self.size = 0
+        self.refreshed_at = -math.inf
+
+    def refresh(self) -> None:
+        """Rebuild the index: eligible items sorted by topic (then id), cumulative weights.
+
+        The arrays hold two segments: the eligible items grouped by topic, then all eligible
+        items by id (the platform-wide scope), with one cumulative-weight array across both,
+        so one ``searchsorted`` serves every slot of a feed.
+        """
+        m = self.model
+        items, cfg = m.items, m.cfg.encounter
+        eligible = ~items.view("removed")
+        if m.industrial:
+            eligible &= items.view("units_left") > 0
+        ids = np.flatnonzero(eligible)
+        weights = (items.view("connections")[ids] + 1.0) ** cfg.popularity_exponent
+        topics = items.view("topic")[ids]
+        order = np.argsort(topics, kind="stable")
+        self.ids = np.concatenate([ids[order], ids])
+        self.cum = np.cumsum(np.concatenate([weights[order], weights]))
+        t_range = np.arange(m.cfg.users.topics)
+        sorted_topics = topics[order]
+        self.start = np.searchsorted(sorted_topics, t_range, side="left")
+        self.end = np.searchsorted(sorted_topics, t_range, side="right")
+        self.size = len(ids)
+        self.refreshed_at = m.env.now
+        self._ids = self.ids.tolist()
+        self._cum = self.cum.tolist()
+        self._bounds = list(zip(self.start.tolist(), self.end.tolist()))
+        self.levers_changed()
+
+    def feed(self, topic: int, u: list[float]) -> list[int]:
+        """Item ids of one feed for a user of `topic`; u holds 3 uniforms per slot.
+
+        Plain Python over lists: a feed is ten slots, too small for NumPy to pay off.
+        """
+        cfg = self.model.cfg.encounter
+        n = self.size
+        ids, cum = self._ids, self._cum
+        lo, hi = self._bounds[topic]
+        own_share = self.own_share if hi > lo else -1.0
+        p_pop, p_rec, window = self.p_pop, self.p_rec, cfg.recency_window
+        seen: list[int] = []
+        for k in range(0, len(u), 3):
+            s, e = (lo, hi) if u[k] < own_share else (n, 2 * n)
+            u1, u2 = u[k + 1], u[k + 2]
+            if u1 < p_pop:
+                base = cum[s - 1] if s else 0.0
+                pos = min(bisect_right(cum, base + u2 * (cum[e - 1] - base), s, e), e - 1)
+            elif u1 < p_rec:
+                pos = e - 1 - int(u2 * min(e - s, window))
+            else:
+                pos = s + int(u2 * (e - s))
+            item = ids[pos]
+            if item not in seen:
+                seen.append(item)
+        return seen
+
+    def levers_changed(self) -> None:
+        """Channel shares and the own-topic share follow the (policy-driven) levers."""
+        m = self.model
+        cfg = m.cfg.encounter
+        w = cfg.w_popularity + cfg.w_recency + cfg.w_exploration
+        self.p_pop = cfg.w_popularity / w
+        self.p_rec = (cfg.w_popularity + cfg.w_recency) / w
+        self.own_share = 1.0 - m.cfg.tech.interoperability * (1.0 - cfg.topic_match)
+
+
+class ValueEncounter:
+    """Browse sessions: feeds, impressions, connections and connection value."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        cfg = model.cfg
+        self.recommender = Recommender(model)
+        rng = model.streams["encounter"]
+        self._u = Block(rng, size=16384)
+        self._rng = rng
+        self.affinity = topic_affinity(cfg.users.topics, cfg.encounter.affinity_scale)
+        self._affinity = self.affinity.tolist()
+        self.members: set[int] = set()
+        self.firm_community: dict[int, int] = {}
+        self.platform_total = 0.0
+        self.owned = (np.zeros((cfg.users.n, cfg.users.topics), np.int32)
+                      if model.industrial else None)
+        self._reset_period()
+
+    def _reset_period(self) -> None:
+        self.impressions = 0
+        self.connections = 0
+        self.connection_value = 0.0
+        self.paid = 0.0
+        self.creator_income = 0.0
+        self.platform_revenue = 0.0
+        self.community_joins = 0
+
+    def browse(self, user: int, session: int) -> None:
+        """One browse session: a feed, then a connection decision per item."""
+        m = self.model
+        env, cfg = m.env, m.cfg.encounter
+        rec = self.recommender
+        if env.now - rec.refreshed_at >= cfg.refresh_days or (rec.size == 0 and m.items.n):
+            rec.refresh()
+        if rec.size == 0:
+            return
+        topic = int(m.users.topic[user])
+        feed = rec.feed(topic, self._u.take(3 * cfg.feed_size))
+        items = m.items
+        self.impressions += len(feed)
+        rate = cfg.impression_sample_rate
+        if int(session * rate) != int((session - 1) * rate):  # a systematic sample
+            emit, t, weight = m.store.emit, env.now, 1.0 / rate
+            for j in feed:
+                emit(t, "impression", user, "user", j, items.owner.item(j),
+                     OWNER_TYPES[items.owner_type.item(j)], weight)
+        affinity = self._affinity[topic]
+        w_q, w_a, tau = cfg.w_quality, cfg.w_affinity, cfg.threshold
+        w_s = 0.0 if m.industrial else cfg.w_social
+        reach = 1.0 - m.cfg.tech.hci_friction
+        draws = self._u.take(len(feed))
+        quality, topics, conns = items.quality, items.topic, items.connections
+        for j, u in zip(feed, draws):
+            a = affinity[topics.item(j)]
+            logit = w_q * quality.item(j) + w_a * a + w_s * math.log1p(conns.item(j)) - tau
+            if logit < -700.0 or u * (1.0 + math.exp(-logit)) >= reach:
+                continue
+            if items.owner.item(j) == user and items.owner_type.item(j) != OWNER_FIRM:
+                continue  # one's own item
+            if m.industrial:
+                self._purchase(user, j, a)
+            else:
+                self._connect(user, j, a)
+
+    def _connect(self, user: int, j: int, aff: float) -> None:
+        """A use-right connection: value v, paid in full (no consumer surplus)."""
+        m = self.model
+        cfg, items = m.cfg.encounter, m.items
+        v = cfg.value_scale * items.quality.item(j) * aff * (
+            1.0 + cfg.network_effect * network_value(items.connections.item(j),
+                                                     cfg.network_function))
+        self._settle(user, j, v, v)
+        self._join(user, j)
+
+    def _purchase(self, user: int, j: int, aff: float) -> None:
+        """Industrial mode: buy one rival unit if its utility covers the price."""
+        m = self.model
+        cfg, items = m.cfg, m.items
+        if items.units_left[j] <= 0:
+            return
+        owned = int(self.owned[user, items.topic[j]])
+        v = cfg.encounter.value_scale * float(items.quality[j]) * aff * (
+            (owned + 1) ** -cfg.industrial.diminishing)
+        price = float(items.price[j])
+        if v < price:
+            return
+        items.units_left[j] -= 1
+        self.owned[user, items.topic[j]] += 1
+        self._settle(user, j, v, price)
+
+    def _settle(self, user: int, j: int, v: float, price: float) -> None:
+        """Record a connection of perceived value v paid at `price`, split owner/platform."""
+        m = self.model
+        items, t, emit = m.items, m.env.now, m.store.emit
+        fee = m.cfg.encounter.platform_fee
+        owner, owner_kind = items.owner.item(j), items.owner_type.item(j)
+        owner_type = OWNER_TYPES[owner_kind]
+        to_owner, to_platform = (1.0 - fee) * price, fee * price
+        items.connections[j] += 1
+        items.value[j] += v
+        m.users.connections_made[user] += 1
+        emit(t, "connection", user, "user", j, owner, owner_type, v)
+        emit(t, "payment", user, "user", j, owner, owner_type, to_owner)
+        if to_platform > 0.0:
+            emit(t, "payment", user, "user", j, PLATFORM, "platform", to_platform)
+        if owner_kind == OWNER_FIRM:
+            m.transmission.firm_revenue(owner, to_owner)
+        else:
+            m.users.income[owner] += to_owner
+            self.creator_income += to_owner
+        node = m.network.node
+        m.network.add(user, node(owner_type, owner), v)
+        if to_platform > 0.0:
+            m.network.add(user, node("platform", PLATFORM), to_platform)
+        self.connections += 1
+        self.connection_value += v
+        self.paid += price
+        self.platform_revenue += to_platform
+        self.platform_total += to_platform
+        m.spillover.connections += 1
+
+    def _join(self, user: int, j: int) -> None:
+        """The user joins the community of the item's owner (once per owner)."""
+        m = self.model
+        items = m.items
+        owner, kind = items.owner.item(j), items.owner_type.item(j)
+        key = ((owner if kind != OWNER_FIRM else m.users.n + owner) * m.users.n) + user
+        if key in self.members:
+            return
+        self.members.add(key)
+        if kind == OWNER_FIRM:
+            size = self.firm_community.get(owner, 0) + 1
+            self.firm_community[owner] = size
+        else:
+            m.users.community_size[owner] += 1
+            size = int(m.users.community_size[owner])
+        self.community_joins += 1
+        m.store.emit(m.env.now, "community_joined", user, "user", j, owner,
+                     OWNER_TYPES[kind], float(size))
+
+    def close_period(self) -> dict:
+        from simmarket.metrics import gini
+
+        m = self.model
+        sizes = m.users.community_size
+        row = {
+            "impressions": self.impressions,
+            "connections": self.connections,
+            "connection_value": self.connection_value,
+            "paid": self.paid,
+            "creator_income": self.creator_income,
+            "platform_revenue": self.platform_revenue,
+            "consumer_surplus": self.connection_value - self.paid,
+            "community_joins": self.community_joins,
+            "communities": int(np.count_nonzero(sizes)) + len(self.firm_community),
+            "largest_community": int(max(sizes.max(initial=0),
+                                         max(self.firm_community.values(), default=0))),
+            "gini_creator_income": gini(np.maximum(m.users.income, 0.0)),
+            "value_encountered": self.connection_value,
+        }
+        return row
+
+    def start_period(self) -> None:
+        self._reset_period()

@@ -1,0 +1,70 @@
+"""The value network: a weighted undirected graph over every actor of the marketplace.
+
+Nodes are users (0 .. N-1), the government (N), the platform (N + 1) and firms
+(N + 2 + firm id). An edge's weight accumulates the value transmitted between two actors:
+consumer-creator and consumer-firm (connection value), consumer-platform (fees), firm-creator
+(licence fees) and government-user or government-firm (rewards and penalties).
+
+Value moves on the hot path, so additions are appended to plain lists and folded into a
+sparse matrix (duplicates summed) only when a centrality snapshot needs the graph.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+class ValueNetwork:
+    """Accumulated value between actors, as a growing sparse graph."""
+
+    def __init__(self, n_users: int):
+        self.n_users = n_users
+        self._a: list[int] = []
+        self._b: list[int] = []
+        self._w: list[float] = []
+        self._graph = sp.csr_matrix((n_users + 2, n_users + 2))
+
+    def node(self, actor_type: str, actor_id: int) -> int:
+        """The node index of an actor."""
+        if actor_type == "user":
+            return actor_id
+        if actor_type == "government":
+            return self.n_users
+        if actor_type == "platform":
+            return self.n_users + 1
+        return self.n_users + 2 + actor_id
+
+    def add(self, a: int, b: int, w: float) -> None:
+        """Add value w to the edge a - b."""
+        self._a.append(a)
+        self._b.append(b)
+        self._w.append(w)
+
+    def add_many(self, a: np.ndarray, b: np.ndarray | int, w: np.ndarray | float) -> None:
+        a = np.asarray(a)
+        self._a.extend(a.tolist())
+        self._b.extend(np.broadcast_to(b, a.shape).tolist())
+        self._w.extend(np.broadcast_to(w, a.shape).tolist())
+
+    def graph(self, n_firms: int) -> sp.csr_matrix:
+        """The symmetric weighted adjacency matrix over all nodes so far."""
+        n = self.n_users + 2 + n_firms
+        g = self._graph
+        if g.shape[0] < n:
+            g = g.copy()
+            g.resize((n, n))
+        if self._a:
+            a = np.asarray(self._a)
+            b = np.asarray(self._b)
+            w = np.asarray(self._w)
+            keep = (a != b) & (w > 0)
+            a, b, w = a[keep], b[keep], w[keep]
+            new = sp.coo_matrix((np.concatenate([w, w]),
+                                 (np.concatenate([a, b]), np.concatenate([b, a]))),
+                                shape=(n, n)).tocsr()
+            g = (g + new).tocsr()
+            self._a, self._b, self._w = [], [], []
+        g.sum_duplicates()
+        self._graph = g
+        return g
