@@ -49,7 +49,7 @@ class Production(Section):
     """Value production and the knowledge-sharing logic (MODEL.md §3.1, paper §4.2.1)."""
 
     absorption: NonNeg = Field(
-        0.5, description="beta: weight of the per-capita shared stock S/N in kappa_i")
+        5.0, description="beta: weight of the per-capita shared stock S/N in kappa_i")
     production_time: Pos = Field(1.0, description="days to produce an item at kappa = 0")
     quality_half: Pos = Field(1.5, description="kappa at which expected quality is 1/2")
     quality_noise: NonNeg = Field(0.1, description="sd of the normal noise on quality")
@@ -117,8 +117,8 @@ class Firms(Section):
     capital_median: Pos = Field(60.0, description="median initial capital (lognormal)")
     capital_sigma: NonNeg = Field(0.6, description="lognormal sigma of initial capital")
     financing_threshold: NonNeg = Field(30.0, description="minimum capital to enter at HHI = 0")
-    running_cost: NonNeg = Field(1.0, description="cost per day of a firm")
-    outside_income: NonNeg = Field(0.8, description="offline income per day of a firm")
+    running_cost: NonNeg = Field(1.5, description="cost per day of a firm")
+    outside_income: NonNeg = Field(1.0, description="offline income per day of a firm")
     recreation_cost: NonNeg = Field(2.0, description="cost of re-creating an item (ip = 0)")
     quality_uplift: NonNeg = Field(0.3, description="relative quality gain of a derivative")
     license_rate: NonNeg = Field(

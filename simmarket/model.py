@@ -139,10 +139,12 @@ class Model:
             self.trust = trust
             self.population.rates_changed()
 
-    def levers_changed(self) -> None:
+    def levers_changed(self, lever: str, old: float, new: float) -> None:
         """A policy changed a lever: recompute what depends on it."""
         self.population.rates_changed()
         self.encounter.recommender.levers_changed()
+        if lever == "firms.data_driven_share":
+            self.transmission.convert_firms(old, new)
 
     @property
     def platform_revenue(self) -> float:
@@ -206,4 +208,9 @@ class Model:
             "initial_capital": f.initial_capital, "capital": f.capital, "revenue": f.revenue,
             "derivatives": f.derivatives, "licenses": f.licenses,
             "license_fees": f.license_fees,
+            "community_size": self.encounter.firm_community.get(f.firm_id, 0),
         } for f in self.transmission.firms])
+        enc = self.encounter
+        store.write_columns("connection_curve", {
+            "c": np.arange(1, len(enc.curve_n) + 1), "connections": enc.curve_n,
+            "value_sum": enc.curve_value, "value_per_quality_sum": enc.curve_relative})

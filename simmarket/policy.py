@@ -24,4 +24,4 @@ def policy_process(model: Model):
         model.store.emit(env.now, "policy_changed", 0, "government", value=change.value)
         model.store.write_rows("policy_changes", [{
             "t": env.now, "lever": change.lever, "old_value": old, "new_value": change.value}])
-        model.levers_changed()
+        model.levers_changed(change.lever, old, change.value)

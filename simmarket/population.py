@@ -88,7 +88,7 @@ class Population:
         """SimPy process: each arrival is one session of one user."""
         m = self.model
         env = m.env
-        emit = m.store.emit
+        record, maybe_flush = m.store.record, m.store.maybe_flush
         production, encounter = m.production, m.encounter
         creator = m.users.creator
         while True:
@@ -106,8 +106,9 @@ class Population:
             self.sessions += 1
             if self._u.next() < creator[user]:
                 self.creation_sessions += 1
-                emit(env.now, "session_started", user, "user", value=1.0)
+                record((env.now, "session_started", user, "user", None, None, None, 1.0))
                 env.process(production.create(user))
             else:
-                emit(env.now, "session_started", user, "user", value=0.0)
+                record((env.now, "session_started", user, "user", None, None, None, 0.0))
                 encounter.browse(user, self.sessions)
+            maybe_flush()

@@ -72,7 +72,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db["firms"].create({
         "firm_id": int, "t_entered": float, "t_exited": float, "topic": int,
         "data_driven": int, "initial_capital": float, "capital": float, "revenue": float,
-        "derivatives": int, "licenses": int, "license_fees": float,
+        "derivatives": int, "licenses": int, "license_fees": float, "community_size": int,
     }, pk="firm_id")
     db["period_production"].create({
         "period": int, "t_start": float, "t_end": float, "sessions": int,
@@ -99,13 +99,16 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db["centrality"].create({
         "period": int, "t": float, "node": int, "node_type": str, "alpha": float,
         "degree": int, "strength": float, "generalized_degree": float, "closeness": float,
-        "harmonic_closeness": float, "captured_value": float,
+        "harmonic_closeness": float, "captured_value": float, "captured_period": float,
     }, pk=("period", "node_type", "node", "alpha"))
     db["macro"].create({
         "period": int, "t": float, "D": float, "u": float, "g": float, "Y": float,
         "K": float, "k_tilde": float, "N": float, "data_exported": float,
         "output_growth": float,
     }, pk="period")
+    db["connection_curve"].create({
+        "c": int, "connections": int, "value_sum": float, "value_per_quality_sum": float,
+    }, pk="c")
     db["policy_changes"].create({
         "t": float, "lever": str, "old_value": float, "new_value": float,
     })

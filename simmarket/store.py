@@ -61,6 +61,9 @@ class EventStore:
         create_schema(self.db)
         self.batch_size = batch_size
         self._buffer: list[tuple] = []
+        #: Hot-path recording: append one 8-tuple in EVENT_COLUMNS order; the caller then
+        #: calls :meth:`maybe_flush` once per step instead of once per event.
+        self.record = self._buffer.append
         self.events_written = 0
 
     # -- the run's record -------------------------------------------------------------
@@ -98,6 +101,11 @@ class EventStore:
                 _column(values, n)]
         self._buffer.extend(
             (t, kind, a, actor_type, i, c, counterpart_type, v) for a, i, c, v in zip(*cols))
+        if len(self._buffer) >= self.batch_size:
+            self.flush()
+
+    def maybe_flush(self) -> None:
+        """Write the buffer if a batch is full."""
         if len(self._buffer) >= self.batch_size:
             self.flush()
 

@@ -103,11 +103,16 @@ class Recommender:
         n = self.size
         ids, cum = self._ids, self._cum
         lo, hi = self._bounds[topic]
-        own_share = self.own_share if hi > lo else -1.0
+        own_share = self.own_share
         p_pop, p_rec, window = self.p_pop, self.p_rec, cfg.recency_window
         seen: list[int] = []
         for k in range(0, len(u), 3):
-            s, e = (lo, hi) if u[k] < own_share else (n, 2 * n)
+            if u[k] < own_share:
+                if hi == lo:
+                    continue  # nothing in the user's topic yet: the slot stays empty
+                s, e = lo, hi
+            else:
+                s, e = n, 2 * n
             u1, u2 = u[k + 1], u[k + 2]
             if u1 < p_pop:
                 base = cum[s - 1] if s else 0.0
@@ -143,9 +148,17 @@ class ValueEncounter:
         self._rng = rng
         self.affinity = topic_affinity(cfg.users.topics, cfg.encounter.affinity_scale)
         self._affinity = self.affinity.tolist()
+        self._platform_node = model.network.node("platform", PLATFORM)
+        self._firm_node0 = model.network.node("firm", 0)
         self.members: set[int] = set()
         self.firm_community: dict[int, int] = {}
         self.platform_total = 0.0
+        # the connection value curve: value of the c-th connection of an item, summed by c,
+        # raw and per unit of the item's quality (which removes the selection of good items
+        # into high c, isolating the network term or diminishing utility)
+        self.curve_n: list[int] = []
+        self.curve_value: list[float] = []
+        self.curve_relative: list[float] = []
         self.owned = (np.zeros((cfg.users.n, cfg.users.topics), np.int32)
                       if model.industrial else None)
         self._reset_period()
@@ -174,10 +187,10 @@ class ValueEncounter:
         self.impressions += len(feed)
         rate = cfg.impression_sample_rate
         if int(session * rate) != int((session - 1) * rate):  # a systematic sample
-            emit, t, weight = m.store.emit, env.now, 1.0 / rate
+            record, t, weight = m.store.record, env.now, 1.0 / rate
             for j in feed:
-                emit(t, "impression", user, "user", j, items.owner.item(j),
-                     OWNER_TYPES[items.owner_type.item(j)], weight)
+                record((t, "impression", user, "user", j, items.owner.item(j),
+                        OWNER_TYPES[items.owner_type.item(j)], weight))
         affinity = self._affinity[topic]
         w_q, w_a, tau = cfg.w_quality, cfg.w_affinity, cfg.threshold
         w_s = 0.0 if m.industrial else cfg.w_social
@@ -225,27 +238,34 @@ class ValueEncounter:
     def _settle(self, user: int, j: int, v: float, price: float) -> None:
         """Record a connection of perceived value v paid at `price`, split owner/platform."""
         m = self.model
-        items, t, emit = m.items, m.env.now, m.store.emit
+        items, t, record = m.items, m.env.now, m.store.record
         fee = m.cfg.encounter.platform_fee
         owner, owner_kind = items.owner.item(j), items.owner_type.item(j)
         owner_type = OWNER_TYPES[owner_kind]
         to_owner, to_platform = (1.0 - fee) * price, fee * price
-        items.connections[j] += 1
+        c = items.connections.item(j)
+        if c == len(self.curve_n):
+            self.curve_n.append(0)
+            self.curve_value.append(0.0)
+            self.curve_relative.append(0.0)
+        self.curve_n[c] += 1
+        self.curve_value[c] += v
+        self.curve_relative[c] += v / items.quality.item(j)
+        items.connections[j] = c + 1
         items.value[j] += v
         m.users.connections_made[user] += 1
-        emit(t, "connection", user, "user", j, owner, owner_type, v)
-        emit(t, "payment", user, "user", j, owner, owner_type, to_owner)
+        record((t, "connection", user, "user", j, owner, owner_type, v))
+        record((t, "payment", user, "user", j, owner, owner_type, to_owner))
+        owner_node = owner if owner_kind != OWNER_FIRM else self._firm_node0 + owner
+        m.network.add((user, owner_node, v))
         if to_platform > 0.0:
-            emit(t, "payment", user, "user", j, PLATFORM, "platform", to_platform)
+            record((t, "payment", user, "user", j, PLATFORM, "platform", to_platform))
+            m.network.add((user, self._platform_node, to_platform))
         if owner_kind == OWNER_FIRM:
             m.transmission.firm_revenue(owner, to_owner)
         else:
             m.users.income[owner] += to_owner
             self.creator_income += to_owner
-        node = m.network.node
-        m.network.add(user, node(owner_type, owner), v)
-        if to_platform > 0.0:
-            m.network.add(user, node("platform", PLATFORM), to_platform)
         self.connections += 1
         self.connection_value += v
         self.paid += price
@@ -269,8 +289,8 @@ class ValueEncounter:
             m.users.community_size[owner] += 1
             size = int(m.users.community_size[owner])
         self.community_joins += 1
-        m.store.emit(m.env.now, "community_joined", user, "user", j, owner,
-                     OWNER_TYPES[kind], float(size))
+        m.store.record((m.env.now, "community_joined", user, "user", j, owner,
+                        OWNER_TYPES[kind], float(size)))
 
     def close_period(self) -> dict:
         from simmarket.metrics import gini

@@ -20,9 +20,9 @@ class ValueNetwork:
 
     def __init__(self, n_users: int):
         self.n_users = n_users
-        self._a: list[int] = []
-        self._b: list[int] = []
-        self._w: list[float] = []
+        self._edges: list[tuple[int, int, float]] = []
+        #: add((a, b, w)): add value w to the edge a - b (one list append on the hot path)
+        self.add = self._edges.append
         self._graph = sp.csr_matrix((n_users + 2, n_users + 2))
 
     def node(self, actor_type: str, actor_id: int) -> int:
@@ -35,17 +35,11 @@ class ValueNetwork:
             return self.n_users + 1
         return self.n_users + 2 + actor_id
 
-    def add(self, a: int, b: int, w: float) -> None:
-        """Add value w to the edge a - b."""
-        self._a.append(a)
-        self._b.append(b)
-        self._w.append(w)
-
     def add_many(self, a: np.ndarray, b: np.ndarray | int, w: np.ndarray | float) -> None:
+        """Add value to many edges at once (a, b, w broadcast together)."""
         a = np.asarray(a)
-        self._a.extend(a.tolist())
-        self._b.extend(np.broadcast_to(b, a.shape).tolist())
-        self._w.extend(np.broadcast_to(w, a.shape).tolist())
+        self._edges.extend(zip(a.tolist(), np.broadcast_to(b, a.shape).tolist(),
+                               np.broadcast_to(w, a.shape).tolist()))
 
     def graph(self, n_firms: int) -> sp.csr_matrix:
         """The symmetric weighted adjacency matrix over all nodes so far."""
@@ -54,17 +48,16 @@ class ValueNetwork:
         if g.shape[0] < n:
             g = g.copy()
             g.resize((n, n))
-        if self._a:
-            a = np.asarray(self._a)
-            b = np.asarray(self._b)
-            w = np.asarray(self._w)
+        if self._edges:
+            edges = np.array(self._edges, dtype=np.float64)
+            a, b, w = edges[:, 0].astype(np.int64), edges[:, 1].astype(np.int64), edges[:, 2]
             keep = (a != b) & (w > 0)
             a, b, w = a[keep], b[keep], w[keep]
             new = sp.coo_matrix((np.concatenate([w, w]),
                                  (np.concatenate([a, b]), np.concatenate([b, a]))),
                                 shape=(n, n)).tocsr()
             g = (g + new).tocsr()
-            self._a, self._b, self._w = [], [], []
+            self._edges.clear()
         g.sum_duplicates()
         self._graph = g
         return g

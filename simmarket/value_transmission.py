@@ -199,13 +199,23 @@ class ValueTransmission:
             self.licenses += 1
             self.license_fees += fee
             emit(t, "license_paid", firm.firm_id, "firm", j, creator, "user", fee)
-            m.network.add(m.network.node("firm", firm.firm_id), creator, fee)
+            m.network.add((m.network.node("firm", firm.firm_id), creator, fee))
         q = min(1.0, float(items.quality[j]) * uplift)
         d = m.release_item(t, firm.firm_id, OWNER_FIRM, int(items.topic[j]), q, 0.0,
                            parent=j)
         firm.derivatives += 1
         self.derivatives += 1
         emit(t, "derivative_created", firm.firm_id, "firm", d, creator, "user", q)
+
+    def convert_firms(self, old: float, new: float) -> None:
+        """Training / mindset change: traditional firms turn data-driven so that the share
+        of data-driven firms moves from `old` to `new` (each converts w.p. (new-old)/(1-old))."""
+        if new <= old or old >= 1.0:
+            return
+        chance = (new - old) / (1.0 - old)
+        for f in self.firms:
+            if f.active and not f.data_driven and self._u.next() < chance:
+                f.data_driven = True
 
     def firm_revenue(self, firm_id: int, amount: float) -> None:
         """A connection to one of the firm's derivatives paid it `amount`."""
@@ -239,10 +249,12 @@ class ValueTransmission:
         m = self.model
         net = m.network
         graph = net.graph(len(self.firms))
-        actors = [("government", 0, m.government.captured),
-                  ("platform", 0, m.platform_revenue)]
-        actors += [("firm", f.firm_id, f.revenue) for f in self.firms if f.active]
-        sources = np.array([net.node(kind, i) for kind, i, _ in actors], dtype=np.int64)
+        gov = m.government
+        actors = [("government", 0, gov.captured, gov.captured - gov.captured_before),
+                  ("platform", 0, m.platform_revenue, m.encounter.platform_revenue)]
+        actors += [("firm", f.firm_id, f.revenue, f.revenue_period)
+                   for f in self.firms if f.active]
+        sources = np.array([net.node(kind, i) for kind, i, *_ in actors], dtype=np.int64)
         degree, strength = strength_degree_csgraph(graph, sources)
         rows = []
         for alpha in m.cfg.network.alphas:
@@ -250,13 +262,13 @@ class ValueTransmission:
             gen = np.zeros(len(sources))
             linked = degree > 0
             gen[linked] = degree[linked] ** (1.0 - alpha) * strength[linked] ** alpha
-            for k, (kind, i, captured) in enumerate(actors):
+            for k, (kind, i, captured, in_period) in enumerate(actors):
                 rows.append({
                     "period": period, "t": m.env.now, "node": i, "node_type": kind,
                     "alpha": alpha, "degree": int(degree[k]), "strength": float(strength[k]),
                     "generalized_degree": float(gen[k]), "closeness": float(raw[k]),
                     "harmonic_closeness": float(harmonic[k]),
-                    "captured_value": float(captured),
+                    "captured_value": float(captured), "captured_period": float(in_period),
                 })
         nodes = int(np.count_nonzero(np.diff(graph.indptr)))
         return rows, nodes, graph.nnz // 2
@@ -287,6 +299,7 @@ class Government:
         self._reset_period()
 
     def _reset_period(self) -> None:
+        self.captured_before = self.captured
         self.rewards = 0
         self.reward_paid = 0.0
         self.penalties = 0
@@ -372,8 +385,8 @@ class Government:
                 self.captured += fine
                 self.penalties += 1
                 self._barred.add(f.firm_id)
-                m.network.add(m.network.node("firm", f.firm_id),
-                              m.network.node("government", 0), fine)
+                m.network.add((m.network.node("firm", f.firm_id),
+                               m.network.node("government", 0), fine))
                 m.store.emit(m.env.now, "penalty", 0, "government", None, f.firm_id, "firm",
                              fine)
 

@@ -1,0 +1,16 @@
+"""Shared fixtures (helpers live in tests/helpers.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import run_small
+
+
+@pytest.fixture(scope="session")
+def small_db(tmp_path_factory) -> Path:
+    """One default small run shared by read-only tests."""
+    path = tmp_path_factory.mktemp("small") / "small.db"
+    run_small(path).close()
+    return path

@@ -1,0 +1,249 @@
+"""One test per mechanism of MODEL.md §3, each on a small real run.
+
+Each test isolates a mechanism by turning the levers around it, then checks the event log
+or the tables against what the mechanism must do.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from helpers import run_small, scalar
+
+NO_GOV = {"government": {"enabled": False}}
+ALWAYS_SHARE = {"users": {"sharing_a": 1000.0, "sharing_b": 0.001},
+                "production": {"reciprocity": 1.0, "adaptation": 0.0}, **NO_GOV}
+NEVER_SHARE = {"users": {"sharing_a": 0.001, "sharing_b": 1000.0}, **NO_GOV}
+
+
+# -- value production: the knowledge-sharing logic ---------------------------------------
+
+def test_sharing_grows_the_knowledge_stock(tmp_path):
+    share = run_small(tmp_path / "s.db", {**ALWAYS_SHARE, "production": {
+        "obsolescence": 0.0, "reciprocity": 1.0, "adaptation": 0.0}})
+    shared = scalar(share, "SELECT SUM(value) FROM events WHERE kind = 'knowledge_shared'")
+    stock = scalar(share, "SELECT knowledge_stock FROM period_production ORDER BY period DESC")
+    assert shared > 0 and stock == pytest.approx(shared, rel=1e-9)
+    hide = run_small(tmp_path / "h.db", NEVER_SHARE)
+    assert scalar(hide, "SELECT COUNT(*) FROM events WHERE kind = 'knowledge_shared'") == 0
+    assert scalar(hide, "SELECT MAX(knowledge_stock) FROM period_production") == 0.0
+    assert scalar(hide, "SELECT COUNT(*) FROM events WHERE kind = 'knowledge_hidden'") > 0
+
+
+def test_the_stock_obsolesces_unless_renewed(tmp_path):
+    conn = run_small(tmp_path / "o.db", {**ALWAYS_SHARE, "production": {
+        "obsolescence": 0.05, "reciprocity": 1.0, "adaptation": 0.0}})
+    shared = scalar(conn, "SELECT SUM(value) FROM events WHERE kind = 'knowledge_shared'")
+    stock = scalar(conn, "SELECT knowledge_stock FROM period_production ORDER BY period DESC")
+    assert 0 < stock < shared
+
+
+def test_sharing_raises_quality_and_production_efficiency(tmp_path):
+    """Proposition 1 (paper §4.2.1): a shared stock lifts everyone's effective knowledge."""
+    cfg = {"horizon_days": 84, "users": {"n": 1500}}
+    share = run_small(tmp_path / "s.db", {**ALWAYS_SHARE, **cfg,
+                                          "users": {**ALWAYS_SHARE["users"], "n": 1500}})
+    hide = run_small(tmp_path / "h.db", {**NEVER_SHARE, **cfg,
+                                         "users": {**NEVER_SHARE["users"], "n": 1500}})
+    last = ("SELECT SUM(mean_quality * items_created) / SUM(items_created), "
+            "SUM(mean_production_time * items_created) / SUM(items_created) "
+            "FROM period_production WHERE period >= 8")
+    q_share, t_share = share.execute(last).fetchone()
+    q_hide, t_hide = hide.execute(last).fetchone()
+    assert q_share > q_hide
+    assert t_share < t_hide
+
+
+def test_sharing_decays_without_guidance_and_holds_with_rewards(tmp_path):
+    """The public-goods dilemma (Fischbacher & Gächter 2010) and government guidance."""
+    start = "SELECT AVG(sharing_initial) FROM users"
+    end = "SELECT mean_sharing_propensity FROM period_production ORDER BY period DESC"
+    alone = run_small(tmp_path / "a.db", {**NO_GOV, "horizon_days": 84})
+    guided = run_small(tmp_path / "g.db", {"horizon_days": 84,
+                                           "government": {"target_sharing": 1.0}})
+    assert scalar(alone, end) < scalar(alone, start)
+    assert scalar(guided, end) > scalar(alone, end)
+    assert scalar(guided, "SELECT COUNT(*) FROM events WHERE kind = 'reward'") > 0
+
+
+# -- value encounter: the community logic -----------------------------------------------
+
+def test_connection_pays_the_owner_exactly_perceived_value_minus_fee(tmp_path):
+    conn = run_small(tmp_path / "p.db", {"encounter": {"platform_fee": 0.25}})
+    rows = conn.execute("""
+        SELECT c.value, o.value, p.value, o.counterpart_id = c.counterpart_id,
+               p.counterpart_type
+        FROM events c
+        JOIN events o ON o.event_id = c.event_id + 1
+        JOIN events p ON p.event_id = c.event_id + 2
+        WHERE c.kind = 'connection'""").fetchall()
+    assert rows
+    for v, to_owner, to_platform, same_owner, platform in rows:
+        assert same_owner and platform == "platform"
+        assert to_owner == pytest.approx(0.75 * v, rel=1e-12)
+        assert to_platform == pytest.approx(0.25 * v, rel=1e-12)
+
+
+@pytest.mark.parametrize("function", ["none", "log", "linear"])
+def test_connection_value_follows_the_network_value_function(tmp_path, function):
+    eta, scale = 0.2, 1.5
+    conn = run_small(tmp_path / "v.db", {"encounter": {
+        "network_function": function, "network_effect": eta, "affinity_scale": scale},
+        "firms": {"initial": 0, "entry_rate": 0.0}})
+    topics = scalar(conn, "SELECT COUNT(DISTINCT topic) FROM users")
+    rows = conn.execute("""
+        SELECT e.value, i.quality, u.topic, i.topic,
+               ROW_NUMBER() OVER (PARTITION BY e.item_id ORDER BY e.event_id) - 1
+        FROM events e JOIN items i ON i.item_id = e.item_id
+        JOIN users u ON u.user_id = e.actor_id
+        WHERE e.kind = 'connection'""").fetchall()
+    assert len(rows) > 100
+    n = {"none": lambda c: 0.0, "log": math.log1p, "linear": float}[function]
+    for v, q, ut, it, before in rows:
+        d = min(abs(ut - it), topics - abs(ut - it))
+        assert v == pytest.approx(q * math.exp(-d / scale) * (1 + eta * n(before)), rel=1e-9)
+
+
+def test_industrial_mode_is_rival_with_surplus_and_no_communities(tmp_path):
+    conn = run_small(tmp_path / "i.db", {"mode": "industrial",
+                                         "industrial": {"units_per_item": 5}})
+    assert scalar(conn, "SELECT COUNT(*) FROM events WHERE kind = 'community_joined'") == 0
+    assert scalar(conn, "SELECT MAX(connections) FROM items") <= 5
+    surplus = scalar(conn, "SELECT SUM(consumer_surplus) FROM period_encounter")
+    assert surplus > 0
+    assert scalar(conn, "SELECT SUM(value) FROM events WHERE kind = 'connection'") - scalar(
+        conn, "SELECT SUM(value) FROM events WHERE kind = 'payment'") == pytest.approx(surplus)
+
+
+def test_marginal_value_rises_in_metaverse_and_falls_in_industrial(tmp_path):
+    """Paper 000 Fig. 1 / §3(一)1, computed from the connection_curve of each mode.
+
+    Per unit of item quality, so that good items reaching high c do not fake a rising curve.
+    """
+    slope = """SELECT (SELECT SUM(value_per_quality_sum) / SUM(connections)
+                        FROM connection_curve WHERE c BETWEEN 11 AND 30)
+                    - (SELECT SUM(value_per_quality_sum) / SUM(connections)
+                        FROM connection_curve WHERE c BETWEEN 1 AND 5)"""
+    meta = run_small(tmp_path / "m.db", {"horizon_days": 84})
+    ind = run_small(tmp_path / "i.db", {"horizon_days": 84, "mode": "industrial"})
+    assert scalar(meta, slope) > 0
+    assert scalar(ind, slope) < 0
+
+
+def test_without_interoperability_feeds_stay_in_the_users_topic(tmp_path):
+    conn = run_small(tmp_path / "w.db", {"tech": {"interoperability": 0.0},
+                                         "encounter": {"impression_sample_rate": 1.0}})
+    cross = scalar(conn, """SELECT COUNT(*) FROM events e JOIN users u ON u.user_id = e.actor_id
+                            JOIN items i ON i.item_id = e.item_id
+                            WHERE e.kind = 'impression' AND u.topic != i.topic""")
+    assert cross == 0
+    assert scalar(conn, "SELECT COUNT(*) FROM events WHERE kind = 'impression'") > 0
+
+
+def test_hci_friction_lowers_connections(tmp_path):
+    easy = run_small(tmp_path / "e.db", {"tech": {"hci_friction": 0.0}})
+    hard = run_small(tmp_path / "h.db", {"tech": {"hci_friction": 0.8}})
+    q = "SELECT SUM(connections) * 1.0 / SUM(impressions) FROM period_encounter"
+    assert scalar(hard, q) < 0.5 * scalar(easy, q)
+
+
+# -- value transmission: the multi-stakeholder logic -----------------------------------
+
+def test_ip_protection_changes_licence_fees_and_re_creation(tmp_path):
+    free = run_small(tmp_path / "f.db", {"ip_protection": 0.0, "horizon_days": 63})
+    strong = run_small(tmp_path / "s.db", {"ip_protection": 1.0, "horizon_days": 63})
+    count = "SELECT COUNT(*) FROM events WHERE kind = ?"
+    assert scalar(free, count, "license_paid") == 0  # free copying
+    assert scalar(free, count, "derivative_created") > scalar(strong, count, "derivative_created")
+    fees = scalar(strong, "SELECT SUM(value) FROM events WHERE kind = 'license_paid'")
+    assert fees > 0
+    assert fees == pytest.approx(scalar(strong, "SELECT SUM(license_fees) FROM firms"))
+    # derivatives point at their originals and are owned by firms
+    assert scalar(strong, """SELECT COUNT(*) FROM items d JOIN items o ON o.item_id = d.parent_id
+                             WHERE d.owner_type = 'firm' AND o.owner_type = 'user'""") == \
+        scalar(strong, count, "derivative_created")
+
+
+def test_a_broke_firm_exits(tmp_path):
+    conn = run_small(tmp_path / "b.db", {"firms": {
+        "initial": 3, "entry_rate": 0.0, "data_driven_share": 0.0, "capital_median": 10.0,
+        "capital_sigma": 0.0, "running_cost": 2.0, "outside_income": 0.0}})
+    exits = conn.execute("SELECT t, value FROM events WHERE kind = 'firm_exited'").fetchall()
+    assert len(exits) == 3
+    assert all(t == 7.0 and v == pytest.approx(10.0 - 14.0) for t, v in exits)
+    assert scalar(conn, "SELECT COUNT(*) FROM firms WHERE t_exited = 7.0") == 3
+    assert scalar(conn, "SELECT firms_active FROM period_transmission ORDER BY period DESC") == 0
+
+
+def test_the_government_withdraws_after_w_periods_above_target(tmp_path):
+    conn = run_small(tmp_path / "g.db", {"government": {"target_sharing": 0.0,
+                                                        "withdraw_after": 3}})
+    withdrew = conn.execute(
+        "SELECT t FROM events WHERE kind = 'government_withdrew'").fetchall()
+    assert withdrew == [(21.0,)]
+    assert scalar(conn, "SELECT MAX(t) FROM events WHERE kind = 'reward'") <= 21.0
+    assert scalar(conn, "SELECT government_active FROM period_transmission "
+                        "ORDER BY period DESC") == 0
+
+
+def test_government_never_withdraws_below_target(tmp_path):
+    conn = run_small(tmp_path / "n.db", {"government": {"target_sharing": 1.0}})
+    assert scalar(conn, "SELECT COUNT(*) FROM events WHERE kind = 'government_withdrew'") == 0
+
+
+def test_moderation_removes_caught_violations(tmp_path):
+    conn = run_small(tmp_path / "m.db", {"government": {"violation_rate": 0.5,
+                                                        "moderation": 1.0, "penalty": 2.0}})
+    penalties = scalar(conn, "SELECT COUNT(*) FROM events WHERE kind = 'penalty' "
+                             "AND counterpart_type = 'user'")
+    assert penalties > 0
+    assert scalar(conn, "SELECT COUNT(*) FROM items WHERE removed = 1") == penalties
+    # a removed item gets no connection after its removal
+    assert scalar(conn, """SELECT COUNT(*) FROM events c JOIN events p
+                           ON p.kind = 'penalty' AND p.item_id = c.item_id
+                           WHERE c.kind = 'connection' AND c.t > p.t + 0.25""") == 0
+
+
+def test_antitrust_bars_dominant_firms(tmp_path):
+    conn = run_small(tmp_path / "a.db", {"regulation": {"antitrust": 0.9}})
+    assert scalar(conn, "SELECT COUNT(*) FROM events WHERE kind = 'penalty' "
+                        "AND counterpart_type = 'firm'") > 0
+
+
+def test_privacy_leaks_cut_trust_and_participation(tmp_path):
+    leaky = run_small(tmp_path / "l.db", {"regulation": {"leak_rate": 1.0,
+                                                         "privacy_protection": 0.0}})
+    safe = run_small(tmp_path / "s.db", {"regulation": {"leak_rate": 0.0}})
+    assert scalar(leaky, "SELECT COUNT(*) FROM events WHERE kind = 'privacy_leak'") == 6
+    assert scalar(leaky, "SELECT MIN(trust) FROM period_transmission") < 0.8
+    sessions = "SELECT SUM(sessions) FROM period_production WHERE period >= 3"
+    assert scalar(leaky, sessions) < scalar(safe, sessions)
+
+
+def test_centrality_covers_every_stakeholder_each_period(small_db):
+    import sqlite3
+
+    conn = sqlite3.connect(small_db)
+    per_period = conn.execute("""SELECT period, alpha, SUM(node_type = 'government'),
+                                        SUM(node_type = 'platform'), SUM(node_type = 'firm')
+                                 FROM centrality GROUP BY period, alpha""").fetchall()
+    firms = dict(conn.execute("SELECT period, firms_active FROM period_transmission"))
+    for period, _alpha, gov, platform, n_firms in per_period:
+        assert gov == 1 and platform == 1 and n_firms == firms[period]
+    # generalized degree = k^(1-a) s^a
+    for k, s, a, gd in conn.execute(
+            "SELECT degree, strength, alpha, generalized_degree FROM centrality WHERE degree > 0"):
+        assert gd == pytest.approx(k ** (1 - a) * s ** a)
+
+
+# -- levers and policies --------------------------------------------------------------
+
+def test_a_policy_raising_device_access_brings_users_in(tmp_path):
+    conn = run_small(tmp_path / "p.db", {"tech": {"access_share": 0.1}, "policy": {
+        "schedule": [{"day": 21, "lever": "tech.access_share", "value": 1.0}]}})
+    before = scalar(conn, "SELECT AVG(sessions) FROM period_production WHERE t_end <= 21")
+    after = scalar(conn, "SELECT AVG(sessions) FROM period_production WHERE t_start >= 21")
+    assert after > 3 * before
+    assert conn.execute("SELECT t, lever, old_value, new_value FROM policy_changes").fetchall() \
+        == [(21.0, "tech.access_share", 0.1, 1.0)]
