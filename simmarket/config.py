@@ -51,6 +51,7 @@ class Production(Section):
     absorption: NonNeg = Field(
         5.0, description="beta: weight of the per-capita shared stock S/N in kappa_i")
     production_time: Pos = Field(1.0, description="days to produce an item at kappa = 0")
+    time_noise: NonNeg = Field(0.25, description="lognormal sigma of the production time")
     quality_half: Pos = Field(1.5, description="kappa at which expected quality is 1/2")
     quality_noise: NonNeg = Field(0.1, description="sd of the normal noise on quality")
     learning: NonNeg = Field(0.05, description="knowledge flow Delta-k per unit of quality")
@@ -75,7 +76,7 @@ class Encounter(Section):
     w_quality: float = Field(3.0, description="connection rule: weight of quality q_j")
     w_affinity: float = Field(2.0, description="connection rule: weight of topic affinity")
     w_social: float = Field(0.3, description="connection rule: community (social proof) effect")
-    threshold: float = Field(6.0, description="tau: connection threshold in the logit")
+    threshold: float = Field(7.0, description="tau: connection threshold in the logit")
     affinity_scale: Pos = Field(1.5, description="topic affinity = exp(-ring distance / scale)")
     value_scale: Pos = Field(1.0, description="value of a connection at q = 1, affinity 1")
     network_function: Literal["none", "log", "linear"] = Field(
@@ -125,7 +126,8 @@ class Firms(Section):
         0.5, description="licence fee = ip x license_rate x the item's value so far (+ minimum)")
     license_minimum: NonNeg = Field(1.0, description="minimum licence fee at ip = 1")
     revenue_horizon: Pos = Field(
-        4.0, description="scans of revenue a firm expects from a derivative when deciding")
+        4.0, description="multiples of the original's recent connections a firm expects a "
+                         "derivative to earn")
 
 
 class Capital(Section):
@@ -143,10 +145,15 @@ class Regulation(Section):
     lag: Unit = Field(0.2, description="institutional lag: entry uncertainty and leak risk")
     privacy_protection: Unit = Field(0.5, description="privacy: fewer leaks, less exportable data")
     antitrust: Annotated[float, Field(ge=0.0, le=0.95)] = Field(
-        0.0, description="a firm above a revenue share of 1 - antitrust may not license")
+        0.0, description="a firm whose revenue share exceeds 1 - antitrust is fined and may "
+                         "not scan, license or re-create in the next period")
+    antitrust_fine: NonNeg = Field(0.1, description="fine as a share of the period's revenue")
     leak_rate: Unit = Field(0.15, description="chance of a privacy leak per period, unprotected")
     leak_trust_loss: Unit = Field(0.1, description="share of participation lost to a leak")
     trust_recovery: Unit = Field(0.2, description="share of lost trust regained per period")
+    privacy_trust: Unit = Field(
+        0.15, description="trust (participation) = 1 - privacy_trust x (1 - privacy_protection)"
+                          " without leaks")
 
 
 class Government(Section):
@@ -174,7 +181,9 @@ class Network(Section):
 class Economy(Section):
     """Value spillover: the endogenous growth model (MODEL.md §3.4, paper eqs. 1-3)."""
 
-    mode: Literal["paper", "coupled"] = Field("paper", description="paper or coupled")
+    mode: Literal["paper", "coupled"] = Field(
+        "coupled", description="coupled: D grows by the platform's exported data; paper: "
+                               "eq. (1) with constant u")
     tfp: Pos = Field(1.0, description="A in Y = A K^a ((1-u) D N)^(1-a)")
     capital_share: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(0.33, description="a")
     saving_rate: Unit = Field(0.2, description="s")
@@ -190,7 +199,7 @@ class Economy(Section):
     data_per_item: NonNeg = Field(1.0, description="coupled: data units per item created")
     data_per_connection: NonNeg = Field(0.1, description="coupled: data units per connection")
     data_scale: Pos = Field(
-        1000.0, description="coupled: exported data units per unit of D")
+        50_000.0, description="coupled: exported data units per unit of D")
     privacy_export_cut: Unit = Field(
         0.5, description="share of exportable data removed at privacy_protection = 1")
 

@@ -28,6 +28,7 @@ _FIELDS: dict[str, tuple[type, object]] = {
     "violation": (np.bool_, False),
     "removed": (np.bool_, False),
     "snapshot": (np.int64, 0),
+    "snapshot_prev": (np.int64, 0),
 }
 
 
@@ -68,9 +69,15 @@ class Items:
             new[: self.n] = old[: self.n]
             setattr(self, name, new)
 
+    def roll_snapshots(self) -> None:
+        """At each period start: remember connection counts at this and the last start."""
+        n = self.n
+        self.snapshot_prev[:n] = self.snapshot[:n]
+        self.snapshot[:n] = self.connections[:n]
+
     def recent_connections(self, ids: np.ndarray) -> np.ndarray:
-        """Connections since the snapshot taken at the start of the previous period."""
-        return self.connections[ids] - self.snapshot[ids]
+        """Connections since the start of the previous period (a window of 1-2 periods)."""
+        return self.connections[ids] - self.snapshot_prev[ids]
 
     def view(self, name: str) -> np.ndarray:
         """The live part of one column."""

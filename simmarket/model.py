@@ -15,7 +15,7 @@ import numpy as np
 import simpy
 
 from simmarket.config import Config
-from simmarket.items import OWNER_TYPES, Items
+from simmarket.items import OWNER_TYPES, OWNER_USER, Items
 from simmarket.policy import policy_process
 from simmarket.population import Population, Users
 from simmarket.store import EventStore
@@ -88,7 +88,7 @@ class PeriodClock:
         self.t_start = m.env.now
         self._sessions0 = m.population.sessions
         self._creations0 = m.population.creation_sessions
-        m.items.snapshot[: m.items.n] = m.items.connections[: m.items.n]
+        m.items.roll_snapshots()
         m.period_first_item = m.items.n
         m.production.start_period()
         m.encounter.start_period()
@@ -106,7 +106,7 @@ class Model:
         self.streams = Streams(self.cfg.seed)
         self.store = store
         self.industrial = self.cfg.mode == "industrial"
-        self.trust = 1.0
+        self.trust = self.trust_target()
         self.period_first_item = 0
         self.users = Users(self.cfg, self.streams["population"])
         self.items = Items(max(1024, self.cfg.users.n // 4))
@@ -127,11 +127,16 @@ class Model:
         price = (cfg.industrial.price_factor * cfg.encounter.value_scale * quality
                  if self.industrial else 0.0)
         units = cfg.industrial.units_per_item if self.industrial else 0
+        violation = owner_type == OWNER_USER and self.government.violates()
         item = self.items.add(t, owner, owner_type, topic, quality, production_time,
-                              parent=parent, price=price, units=units,
-                              violation=self.government.violates())
+                              parent=parent, price=price, units=units, violation=violation)
         self.spillover.items += 1
         return item
+
+    def trust_target(self) -> float:
+        """Participation users settle at without leaks: privacy protection builds trust."""
+        reg = self.cfg.regulation
+        return 1.0 - reg.privacy_trust * (1.0 - reg.privacy_protection)
 
     def set_trust(self, trust: float) -> None:
         """Users' trust scales participation (session rates)."""

@@ -68,7 +68,7 @@ HEADLINES: dict[str, tuple[str, dict[str, str]]] = {
         "firm_revenue": "firms' revenue from derivatives",
         "hhi_firm_revenue": "HHI of firm revenue, last period (0-10,000)",
         "firms_active": "firms active at the end",
-        "entries": "firm entries (after t = 0)",
+        "entries": "firm entries (incl. the initial firms)",
         "exits": "firm exits",
         "government_withdrew_day": "day the government withdrew (none: stayed)",
     }),

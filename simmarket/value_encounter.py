@@ -3,7 +3,8 @@
 A browsing user is shown a feed of F items by the platform's recommender. Each feed slot is
 drawn either from the user's own topic or platform-wide — the own-topic share is
 ``1 - interoperability x (1 - topic_match)``, so with no interoperability (walled gardens)
-a user sees only their own topic — and, within that scope, from one of three channels:
+a user sees only their own topic, and an own-topic slot stays empty while the topic has no
+content — and, within that scope, from one of three channels:
 popularity (item j with weight ``(c_j + 1)^gamma``, preferential), recency (the newest R items)
 or exploration (uniform). The recommender recomputes its ranking index every
 ``refresh_days``, as platforms rank in batch.
@@ -20,7 +21,9 @@ consumer surplus (connection-value theory): the user pays exactly ``v_ij``; the 
 In the industrial counterfactual (paper Fig. 1, the other corner) items are owned, not used:
 each has ``units_per_item`` rival units sold once each at a price fixed at release, the
 utility of a user's m-th item of a topic falls as ``m^-diminishing``, there is no network or
-community term, and the buyer keeps a consumer surplus ``v - price``.
+community term, and the buyer keeps a consumer surplus ``v - price``. The connection event
+records the buyer's perceived value v; payments, the item's value and the value network carry
+the price paid, the value transmitted along the chain.
 """
 
 from __future__ import annotations
@@ -252,12 +255,12 @@ class ValueEncounter:
         self.curve_value[c] += v
         self.curve_relative[c] += v / items.quality.item(j)
         items.connections[j] = c + 1
-        items.value[j] += v
+        items.value[j] += price  # value paid for the item (= v in metaverse mode)
         m.users.connections_made[user] += 1
         record((t, "connection", user, "user", j, owner, owner_type, v))
         record((t, "payment", user, "user", j, owner, owner_type, to_owner))
         owner_node = owner if owner_kind != OWNER_FIRM else self._firm_node0 + owner
-        m.network.add((user, owner_node, v))
+        m.network.add((user, owner_node, price))
         if to_platform > 0.0:
             record((t, "payment", user, "user", j, PLATFORM, "platform", to_platform))
             m.network.add((user, self._platform_node, to_platform))

@@ -75,7 +75,7 @@ class ValueProduction:
         m = self.model
         env, cfg, users = m.env, m.cfg.production, m.users
         kappa = self.effective_knowledge(user, env.now)
-        duration = cfg.production_time / (1.0 + kappa) * math.exp(0.25 * self._normal())
+        duration = cfg.production_time / (1.0 + kappa) * math.exp(cfg.time_noise * self._normal())
         yield env.timeout(duration)
         t = env.now
         q = kappa / (kappa + cfg.quality_half) + cfg.quality_noise * self._normal()

@@ -12,8 +12,8 @@ the effective labour ``E = (1 - u) D N`` grows at g, and ``k~ = K / E`` follows
 ``k~' = ((1 - delta) k~ + s A k~^a) / (1 + g)``, whose steady state is
 ``k~* = (s A / (g + delta))^(1 / (1 - a))``; on that balanced growth path Y grows at g.
 
-In ``coupled`` mode D grows instead by the data the platform actually produced in the step
-(items and connections), times the exportable share (firms' data-sharing mindset, cut by
+In ``coupled`` mode (the default) D grows instead by the data the platform actually produced
+in the step (items and connections), times the exportable share (firms' data-sharing mindset, cut by
 privacy protection), and u is the share of users who created in the step.
 """
 
@@ -29,8 +29,11 @@ if TYPE_CHECKING:
 
 
 def steady_state_k_tilde(econ: Economy) -> float:
-    """Closed-form steady state of k~ = K / ((1 - u) D N) in paper mode with constant u."""
-    g = data_growth_rate(econ, econ.data_labour_share)
+    """Closed-form steady state of k~ = K / ((1 - u) D N) in paper mode with constant u.
+
+    With data depreciation d the effective labour grows at g - d, so that rate enters.
+    """
+    g = data_growth_rate(econ, econ.data_labour_share) - econ.data_depreciation
     a = econ.capital_share
     return (econ.saving_rate * econ.tfp / (g + econ.depreciation)) ** (1.0 / (1.0 - a))
 

@@ -380,7 +380,7 @@ class Government:
             return
         for f in firms:
             if f.revenue_period / total > cap:
-                fine = 0.1 * f.revenue_period
+                fine = m.cfg.regulation.antitrust_fine * f.revenue_period
                 f.capital -= fine
                 self.captured += fine
                 self.penalties += 1
@@ -395,7 +395,7 @@ class Government:
         m = self.model
         reg = m.cfg.regulation
         chance = reg.leak_rate * (1.0 - reg.privacy_protection) * (1.0 + reg.lag)
-        target = 0.85 + 0.15 * reg.privacy_protection
+        target = m.trust_target()
         trust = m.trust + reg.trust_recovery * (target - m.trust)
         if self._u.next() < chance:
             trust *= 1.0 - reg.leak_trust_loss

@@ -16,7 +16,7 @@ from helpers import run_small
 from simmarket.config import Economy
 from simmarket.value_spillover import GrowthModel, data_growth_rate, steady_state_k_tilde
 
-ECON = Economy(tfp=1.3, capital_share=0.35, saving_rate=0.25, depreciation=0.06,
+ECON = Economy(mode="paper", tfp=1.3, capital_share=0.35, saving_rate=0.25, depreciation=0.06,
                data_productivity=0.3, labour_elasticity=1.0, data_labour_share=0.1,
                labour=1.0, initial_data=2.0, initial_capital=0.5, period_days=7)
 
@@ -47,11 +47,13 @@ def test_semi_endogenous_and_data_depreciation_options():
     d0 = dep.D
     dep.step(0.1)
     assert dep.D == pytest.approx(d0 * (1 + 0.03 - 0.01))
+    rows = [dep.step(0.1) for _ in range(1500)]
+    assert rows[-1]["k_tilde"] == pytest.approx(steady_state_k_tilde(dep.econ), rel=1e-6)
 
 
 def test_simulated_paper_mode_reaches_the_closed_form(tmp_path):
     """The macro process inside a real run, 700 economy periods, against k~*."""
-    econ = {k: v for k, v in ECON.model_dump().items() if k not in ("mode",)}
+    econ = ECON.model_dump()
     conn = run_small(tmp_path / "macro.db", {
         "users": {"n": 20, "activity_median": 0.01}, "firms": {"initial": 0, "entry_rate": 0},
         "horizon_days": 700 * 7.0, "period_days": 700 * 7.0, "economy": econ,
@@ -72,7 +74,7 @@ def test_coupled_mode_grows_data_from_platform_activity(tmp_path):
     assert rows[-1][1] > rows[0][1]  # D grew
     assert all(0 <= r[2] < 1 for r in rows)
     assert any(r[2] > 0 for r in rows[1:])  # u = share of users who created
-    scale = 1000.0
+    scale = Economy().data_scale
     assert rows[-1][1] == pytest.approx(rows[0][1] + exported / scale)
     kinds = {k for (k,) in sqlite3.connect(tmp_path / "coupled.db").execute(
         "SELECT DISTINCT kind FROM events WHERE kind IN ('data_exported', 'macro_step')")}
