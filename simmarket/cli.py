@@ -10,6 +10,7 @@ message on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from simmarket.config import ConfigError, load_config
 from simmarket.store import StoreError
 from simmarket.summary import HEADLINES
 
+EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -67,6 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, StoreError, FileNotFoundError) as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a fault of ours, not the user's: say so, keep it short
+        if os.environ.get("SIMMARKET_DEBUG"):
+            raise
+        console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+                      "Any run database is marked 'failed' with this message. "
+                      "Set SIMMARKET_DEBUG=1 to see the traceback, and please report it.",
+                      highlight=False)
+        return EXIT_FAILURE
     return EXIT_USAGE
 
 

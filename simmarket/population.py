@@ -89,6 +89,7 @@ class Population:
         m = self.model
         env = m.env
         record, maybe_flush = m.store.record, m.store.maybe_flush
+        maybe_fold = m.network.maybe_fold
         production, encounter = m.production, m.encounter
         creator = m.users.creator
         while True:
@@ -112,3 +113,4 @@ class Population:
                 record((env.now, "session_started", user, "user", None, None, None, 0.0))
                 encounter.browse(user, self.sessions)
             maybe_flush()
+            maybe_fold()

@@ -29,18 +29,22 @@ the price paid, the value transmitted along the chain.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from itertools import compress
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simmarket.items import OWNER_FIRM, OWNER_TYPES
-from simmarket.streams import Block
 
 if TYPE_CHECKING:
     from simmarket.model import Model
 
 PLATFORM = 0
+#: Feeds drawn per topic in the first batch; later batches follow each topic's demand.
+FEED_BATCH = 32
+#: One feed: item ids, the static part of each item's connection logit (quality, affinity,
+#: threshold), each item's topic affinity to the user, and each decision's uniform draw.
+Feed = tuple[list[int], list[float], list[float], list[float]]
 
 
 def topic_affinity(topics: int, scale: float) -> np.ndarray:
@@ -65,6 +69,7 @@ class Recommender:
 
     def __init__(self, model: Model):
         self.model = model
+        self._rng = model.streams["encounter"]
         self.size = 0
         self.refreshed_at = -math.inf
 
@@ -92,46 +97,71 @@ class Recommender:
         self.end = np.searchsorted(sorted_topics, t_range, side="right")
         self.size = len(ids)
         self.refreshed_at = m.env.now
-        self._ids = self.ids.tolist()
-        self._cum = self.cum.tolist()
         self._bounds = list(zip(self.start.tolist(), self.end.tolist()))
         self.levers_changed()
 
-    def feed(self, topic: int, u: list[float]) -> list[int]:
-        """Item ids of one feed for a user of `topic`; u holds 3 uniforms per slot.
+    def _reset_buffers(self) -> None:
+        """Discard pre-drawn feeds (the index or a lever changed); size the next batches by
+        each topic's demand since the last reset."""
+        topics = self.model.cfg.users.topics
+        used = getattr(self, "_used", [FEED_BATCH] * topics)
+        self._batch = [u + u // 8 for u in used]
+        self._used = [0] * topics
+        self._buffers: list[list[Feed]] = [[] for _ in range(topics)]
 
-        Plain Python over lists: a feed is ten slots, too small for NumPy to pay off.
+    def next_feed(self, topic: int) -> Feed:
+        """The next feed for a user of `topic`, from that topic's buffer of pre-drawn feeds."""
+        buffer = self._buffers[topic]
+        if not buffer:
+            size = self._batch[topic] if self._used[topic] == 0 else self._batch[topic] // 4
+            buffer = self._buffers[topic] = self._draw_feeds(topic, max(8, size))
+        self._used[topic] += 1
+        return buffer.pop()
+
+    def _draw_feeds(self, topic: int, count: int) -> list[Feed]:
+        """Draw `count` feeds for users of `topic` at once, vectorised.
+
+        A feed depends only on the index (fixed until the next refresh), the user's topic and
+        random draws, so feeds are drawn in batches. Each slot: scope (own topic or
+        platform-wide), channel, position; then the slot's static part of the connection
+        logit and the uniform its connection decision will use. Duplicate items within a feed
+        and empty own-topic slots are dropped.
         """
-        cfg = self.model.cfg.encounter
-        n = self.size
-        ids, cum = self._ids, self._cum
-        lo, hi = self._bounds[topic]
-        own_share = self.own_share
-        p_pop, p_rec, window = self.p_pop, self.p_rec, cfg.recency_window
-        seen: list[int] = []
-        for k in range(0, len(u), 3):
-            if u[k] < own_share:
-                if hi == lo:
-                    continue  # nothing in the user's topic yet: the slot stays empty
-                s, e = lo, hi
-            else:
-                s, e = n, 2 * n
-            u1, u2 = u[k + 1], u[k + 2]
-            if u1 < p_pop:
-                base = cum[s - 1] if s else 0.0
-                pos = min(bisect_right(cum, base + u2 * (cum[e - 1] - base), s, e), e - 1)
-            elif u1 < p_rec:
-                pos = e - 1 - int(u2 * min(e - s, window))
-            else:
-                pos = s + int(u2 * (e - s))
-            item = ids[pos]
-            if item not in seen:
-                seen.append(item)
-        return seen
+        m = self.model
+        cfg = m.cfg.encounter
+        u = self._rng.random((4, count, cfg.feed_size))
+        n, (lo, hi), cum = self.size, self._bounds[topic], self.cum
+        own = u[0] < self.own_share
+        s = np.where(own, lo, n)
+        e = np.where(own, hi, 2 * n)
+        size = e - s
+        base = np.where(s > 0, cum[s - 1], 0.0)
+        target = base + u[2] * (cum[np.maximum(e - 1, 0)] - base)
+        popular = np.minimum(np.searchsorted(cum, target, side="right"), e - 1)
+        recent = e - 1 - (u[2] * np.minimum(size, cfg.recency_window)).astype(np.int64)
+        explore = s + (u[2] * size).astype(np.int64)
+        pos = np.where(u[1] < self.p_pop, popular, np.where(u[1] < self.p_rec, recent, explore))
+        keep = size > 0  # an own-topic slot with nothing in the topic stays empty
+        item = self.ids[np.where(keep, pos, 0)]
+        order = np.argsort(item, axis=1, kind="stable")
+        ranked = np.take_along_axis(item, order, axis=1)
+        repeat = np.zeros_like(keep)
+        np.put_along_axis(repeat, order[:, 1:], ranked[:, 1:] == ranked[:, :-1], axis=1)
+        keep &= ~repeat
+        items = m.items
+        aff = self.model.encounter.affinity[topic, items.topic[item]]
+        static = cfg.w_quality * items.quality[item] + cfg.w_affinity * aff - cfg.threshold
+        whole = keep.all(axis=1).tolist()
+        rows = zip(item.tolist(), static.tolist(), aff.tolist(), u[3].tolist(), keep.tolist())
+        return [(i, st, a, d) if full else
+                (list(compress(i, k)), list(compress(st, k)), list(compress(a, k)),
+                 list(compress(d, k)))
+                for full, (i, st, a, d, k) in zip(whole, rows)]
 
     def levers_changed(self) -> None:
         """Channel shares and the own-topic share follow the (policy-driven) levers."""
         m = self.model
+        self._reset_buffers()
         cfg = m.cfg.encounter
         w = cfg.w_popularity + cfg.w_recency + cfg.w_exploration
         self.p_pop = cfg.w_popularity / w
@@ -146,9 +176,6 @@ class ValueEncounter:
         self.model = model
         cfg = model.cfg
         self.recommender = Recommender(model)
-        rng = model.streams["encounter"]
-        self._u = Block(rng, size=16384)
-        self._rng = rng
         self.affinity = topic_affinity(cfg.users.topics, cfg.encounter.affinity_scale)
         self._affinity = self.affinity.tolist()
         self._platform_node = model.network.node("platform", PLATFORM)
@@ -185,7 +212,7 @@ class ValueEncounter:
         if rec.size == 0:
             return
         topic = int(m.users.topic[user])
-        feed = rec.feed(topic, self._u.take(3 * cfg.feed_size))
+        feed, static, affinity, draws = rec.next_feed(topic)
         items = m.items
         self.impressions += len(feed)
         rate = cfg.impression_sample_rate
@@ -194,15 +221,11 @@ class ValueEncounter:
             for j in feed:
                 record((t, "impression", user, "user", j, items.owner.item(j),
                         OWNER_TYPES[items.owner_type.item(j)], weight))
-        affinity = self._affinity[topic]
-        w_q, w_a, tau = cfg.w_quality, cfg.w_affinity, cfg.threshold
         w_s = 0.0 if m.industrial else cfg.w_social
         reach = 1.0 - m.cfg.tech.hci_friction
-        draws = self._u.take(len(feed))
-        quality, topics, conns = items.quality, items.topic, items.connections
-        for j, u in zip(feed, draws):
-            a = affinity[topics.item(j)]
-            logit = w_q * quality.item(j) + w_a * a + w_s * math.log1p(conns.item(j)) - tau
+        conns = items.connections
+        for j, logit, a, u in zip(feed, static, affinity, draws):
+            logit += w_s * math.log1p(conns.item(j))  # the live community effect
             if logit < -700.0 or u * (1.0 + math.exp(-logit)) >= reach:
                 continue
             if items.owner.item(j) == user and items.owner_type.item(j) != OWNER_FIRM:

@@ -11,8 +11,13 @@ sparse matrix (duplicates summed) only when a centrality snapshot needs the grap
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 import scipy.sparse as sp
+
+#: Buffered increments folded into the sparse graph at a time.
+FOLD_EVERY = 1_000_000
 
 
 class ValueNetwork:
@@ -41,23 +46,42 @@ class ValueNetwork:
         self._edges.extend(zip(a.tolist(), np.broadcast_to(b, a.shape).tolist(),
                                np.broadcast_to(w, a.shape).tolist()))
 
-    def graph(self, n_firms: int) -> sp.csr_matrix:
-        """The symmetric weighted adjacency matrix over all nodes so far."""
-        n = self.n_users + 2 + n_firms
+    def maybe_fold(self) -> None:
+        """Fold the buffered increments once there are FOLD_EVERY of them (bounded memory)."""
+        if len(self._edges) >= FOLD_EVERY:
+            self.fold()
+
+    def fold(self) -> None:
+        """Merge the buffered increments into the sparse graph, summing repeated edges.
+
+        Memory then follows the number of distinct edges, not the number of connections.
+        """
+        if not self._edges:
+            return
+        flat = np.fromiter(chain.from_iterable(self._edges), np.float64,
+                           count=3 * len(self._edges))
+        self._edges.clear()
+        a, b, w = flat[0::3].astype(np.int64), flat[1::3].astype(np.int64), flat[2::3]
+        keep = (a != b) & (w > 0)
+        a, b, w = a[keep], b[keep], w[keep]
+        if len(a) == 0:
+            return
+        g = self._resized(int(max(a.max(), b.max())) + 1)
+        new = sp.coo_matrix((np.concatenate([w, w]),
+                             (np.concatenate([a, b]), np.concatenate([b, a]))),
+                            shape=g.shape).tocsr()
+        self._graph = (g + new).tocsr()
+
+    def _resized(self, n: int) -> sp.csr_matrix:
         g = self._graph
         if g.shape[0] < n:
             g = g.copy()
             g.resize((n, n))
-        if self._edges:
-            edges = np.array(self._edges, dtype=np.float64)
-            a, b, w = edges[:, 0].astype(np.int64), edges[:, 1].astype(np.int64), edges[:, 2]
-            keep = (a != b) & (w > 0)
-            a, b, w = a[keep], b[keep], w[keep]
-            new = sp.coo_matrix((np.concatenate([w, w]),
-                                 (np.concatenate([a, b]), np.concatenate([b, a]))),
-                                shape=(n, n)).tocsr()
-            g = (g + new).tocsr()
-            self._edges.clear()
-        g.sum_duplicates()
-        self._graph = g
         return g
+
+    def graph(self, n_firms: int) -> sp.csr_matrix:
+        """The symmetric weighted adjacency matrix over all nodes so far."""
+        self.fold()
+        self._graph = self._resized(self.n_users + 2 + n_firms)
+        self._graph.sum_duplicates()
+        return self._graph

@@ -115,3 +115,23 @@ def test_run_returns_summary_matching_sql(small_db):
         conn, "SELECT COUNT(*) FROM events WHERE kind = 'connection'")
     assert summary["value production"]["items_created"] == scalar(
         conn, "SELECT COUNT(*) FROM items WHERE owner_type = 'user'")
+
+
+def test_an_internal_fault_marks_the_run_failed_without_traceback(tmp_path, monkeypatch, capsys):
+    from simmarket import model
+    from simmarket.cli import main
+
+    def broken(self, **kwargs):
+        self.env.run(until=3.0)
+        raise RuntimeError("simulated fault")
+
+    monkeypatch.setattr(model.Model, "run", broken)
+    path = tmp_path / "broken.db"
+    assert main(["run", "--users", "200", "--days", "14", "--out", str(path), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error" in err and "simulated fault" in err and "Traceback" not in err
+    conn = sqlite3.connect(path)
+    status, message, t_reached = conn.execute(
+        "SELECT status, message, t_reached FROM runs").fetchone()
+    assert status == "failed" and "simulated fault" in message and t_reached == 3.0
+    assert scalar(conn, "PRAGMA integrity_check") == "ok"
