@@ -20,7 +20,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
-from simmarket import __version__
+from simmarket import __version__, analysis_cli
 from simmarket.config import ConfigError, load_config
 from simmarket.store import StoreError
 from simmarket.summary import HEADLINES
@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     v = sub.add_parser("validate", help="check a scenario and print it resolved")
     v.add_argument("config")
+    analysis_cli.add_parsers(sub)
     return p
 
 
@@ -66,7 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "validate":
             return _validate(args)
-    except (ConfigError, StoreError, FileNotFoundError) as exc:
+        if (code := analysis_cli.dispatch(args)) is not None:
+            return code
+    except (ConfigError, StoreError, FileNotFoundError, analysis_cli.AnalysisError) as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from simmarket.views import create_views
+
 SCHEMA_VERSION = 1
 
 #: Every event kind, with what its columns mean (actor -> counterpart, value).
@@ -112,6 +114,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db["policy_changes"].create({
         "t": float, "lever": str, "old_value": float, "new_value": float,
     })
+    create_views(db)
 
 
 def create_indexes(db: sqlite_utils.Database) -> None:

@@ -1,0 +1,105 @@
+"""The analysis subcommands of the CLI: query, report, compare, browse.
+
+    simmarket query DB "SQL" [--csv | --json]
+    simmarket report DB [--plots DIR]
+    simmarket compare A.db B.db [...] [--json] [--no-within]
+    simmarket browse DB [--port N] [--open]
+
+``simmarket.cli`` registers them with :func:`add_parsers` and hands parsed arguments to
+:func:`dispatch`. Errors a user can cause raise :class:`AnalysisError`, which the CLI prints
+as one line (exit code 2), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from simmarket.query import AnalysisError
+
+__all__ = ["AnalysisError", "add_parsers", "dispatch"]
+
+COMMANDS = ("query", "report", "compare", "browse")
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add the analysis subcommands to the CLI's subparsers."""
+    q = sub.add_parser("query", help="run one read-only SQL query on a run database")
+    q.add_argument("db", help="run database (.db)")
+    q.add_argument("sql", help="one SQL statement; statements that write are refused")
+    fmt = q.add_mutually_exclusive_group()
+    fmt.add_argument("--csv", action="store_true", help="print CSV (with a header line)")
+    fmt.add_argument("--json", action="store_true", help="print a JSON array of objects")
+    r = sub.add_parser("report", help="report a run: config, status, figures, plots")
+    r.add_argument("db", help="run database (.db)")
+    r.add_argument("--plots", metavar="DIR", help="also write PNG plots into DIR")
+    r.add_argument("--no-within", action="store_true",
+                   help="skip the item-by-item curve check (reads every connection event)")
+    c = sub.add_parser("compare", help="headline figures of several runs side by side")
+    c.add_argument("dbs", nargs="+", metavar="DB", help="two or more run databases")
+    c.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    c.add_argument("--no-within", action="store_true",
+                   help="skip the item-by-item curve check (reads every connection event)")
+    b = sub.add_parser("browse", help="open a run database in datasette (browse extra)")
+    b.add_argument("db", help="run database (.db)")
+    b.add_argument("--host", default="127.0.0.1", help="address to serve on")
+    b.add_argument("--port", type=int, help="port (default: a free one)")
+    b.add_argument("--open", action="store_true", help="open it in a web browser")
+
+
+def dispatch(args: argparse.Namespace) -> int | None:
+    """Run an analysis subcommand; None if ``args.command`` is not one of them."""
+    if args.command not in COMMANDS:
+        return None
+    return {"query": _query, "report": _report, "compare": _compare,
+            "browse": _browse}[args.command](args)
+
+
+def _query(args: argparse.Namespace) -> int:
+    from simmarket.query import execute, format_cell, open_run, to_csv, to_json
+
+    conn, info = open_run(args.db)
+    try:
+        names, rows = execute(conn, args.sql)
+    finally:
+        conn.close()
+    if args.csv:
+        sys.stdout.write(to_csv(names, rows))
+    elif args.json:
+        sys.stdout.write(to_json(names, rows) + "\n")
+    else:
+        table = Table(*names, caption=f"{len(rows):,} rows")
+        for row in rows:
+            table.add_row(*(format_cell(v) for v in row))
+        Console().print(table)
+    if not info.finished:
+        Console(stderr=True).print(f"[yellow]note:[/] {info.status_note}", highlight=False)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from simmarket.report import report
+
+    return report(args.db, plots=args.plots, within_item=not args.no_within)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from simmarket.compare import compare, comparison_json, print_comparison
+
+    comparison = compare(args.dbs, within_item=not args.no_within)
+    if args.json:
+        sys.stdout.write(comparison_json(comparison) + "\n")
+    else:
+        print_comparison(comparison, Console())
+    return 0
+
+
+def _browse(args: argparse.Namespace) -> int:
+    from simmarket.browse import browse
+
+    err = Console(stderr=True)
+    return browse(args.db, host=args.host, port=args.port, open_browser=args.open,
+                  echo=lambda text: err.print(text, highlight=False))

@@ -1,0 +1,268 @@
+"""``simmarket compare``: the headline figures of several runs side by side.
+
+Each run's figures are computed afresh from its tables (``simmarket.summary``) plus the
+shape of its connection value curve (:func:`simmarket.analysis.connection_value_trend`).
+The first run is the reference: every other run gets its difference and ratio to it.
+
+Runs of different horizons (or one stopped earlier than the other) are not comparable and
+are refused. When a metaverse-mode run sits beside an industrial-mode run, the comparison
+also checks the paper's Fig. 1 (Proposition 2): the marginal value of the c-th connection
+rises with c in the metaverse corner and falls in the industrial corner, and total
+connection value is higher in the metaverse. Each part is computed from the databases and
+reported as holding or not — never assumed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from simmarket.analysis import CurveTrend, connection_value_trend
+from simmarket.query import AnalysisError, RunInfo, open_run
+from simmarket.report import fmt
+from simmarket.summary import HEADLINES, headline_figures
+
+CURVE_LABELS = {
+    "total_value": "total connection value",
+    "first_value": "mean value of an item's 1st connection",
+    "slope": "mean curve: slope of value on ln c",
+    "slope_per_quality": "per unit of quality: slope on ln c",
+    "within_change": "within items: mean change to the next connection",
+}
+
+
+@dataclass
+class RunFigures:
+    """One run's identity and figures, as compared."""
+
+    info: RunInfo
+    figures: dict[str, dict[str, Any]]
+    trend: CurveTrend
+    label: str = ""
+
+    def value(self, layer: str, name: str) -> Any:
+        return self.figures.get(layer, {}).get(name)
+
+
+@dataclass
+class Verdict:
+    """One computed check of the paper's Fig. 1 and whether it holds."""
+
+    claim: str
+    holds: bool | None
+    evidence: str
+
+
+@dataclass
+class Comparison:
+    """Several runs' figures and, for a metaverse/industrial pair, the Fig. 1 verdicts."""
+
+    runs: list[RunFigures]
+    notes: list[str] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    def rows(self) -> list[tuple[str, str, list[Any]]]:
+        """(layer, label, values per run) for every compared figure."""
+        out = []
+        for layer, (_, labels) in HEADLINES.items():
+            for name, label in labels.items():
+                out.append((layer, label, [r.value(layer, name) for r in self.runs]))
+        for key, label in CURVE_LABELS.items():
+            out.append(("connection value curve", label,
+                        [getattr(r.trend, key) for r in self.runs]))
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "runs": [{"path": str(r.info.path), "label": r.label, "mode": r.info.mode,
+                      "seed": r.info.seed, "status": r.info.status,
+                      "horizon_days": r.info.horizon_days, "figures": r.figures,
+                      "connection_value_curve": r.trend.as_dict()} for r in self.runs],
+            "notes": self.notes,
+            "fig1": [{"claim": v.claim, "holds": v.holds, "evidence": v.evidence}
+                     for v in self.verdicts],
+        }
+
+
+def compare(paths: list[str | Path], *, within_item: bool = True) -> Comparison:
+    """Load and check several runs; raises :class:`AnalysisError` if not comparable."""
+    if len(paths) < 2:
+        raise AnalysisError("compare needs at least two run databases")
+    runs = [_load(p, within_item) for p in paths]
+    _check_comparable(runs)
+    comparison = Comparison(runs=runs, notes=_notes(runs))
+    comparison.verdicts = fig1_verdicts(runs, within_item)
+    return comparison
+
+
+def _load(path: str | Path, within_item: bool) -> RunFigures:
+    conn, info = open_run(path)
+    try:
+        figures = headline_figures(conn)
+        trend = connection_value_trend(conn, within_item=within_item)
+    except sqlite3.Error as exc:
+        raise AnalysisError(f"cannot read {path}: {exc}") from None
+    finally:
+        conn.close()
+    label = f"{info.name} ({info.mode}, seed {info.seed})"
+    return RunFigures(info=info, figures=figures, trend=trend, label=label)
+
+
+def _check_comparable(runs: list[RunFigures]) -> None:
+    ref = runs[0].info
+    for r in runs[1:]:
+        i = r.info
+        if not math.isclose(i.horizon_days, ref.horizon_days):
+            raise AnalysisError(
+                f"runs are not comparable: {ref.path} simulates {ref.horizon_days:g} days, "
+                f"{i.path} {i.horizon_days:g} days; compare runs of the same horizon")
+        if not math.isclose(i.t_reached, ref.t_reached):
+            raise AnalysisError(
+                f"runs are not comparable: {ref.path} reached day {ref.t_reached:g} "
+                f"({ref.status}), {i.path} day {i.t_reached:g} ({i.status}); an interrupted "
+                "run only compares with one stopped at the same day")
+    labels = [r.label for r in runs]
+    for k, r in enumerate(runs):
+        if labels.count(r.label) > 1:
+            r.label = f"{r.label} [{k + 1}]"
+
+
+def _notes(runs: list[RunFigures]) -> list[str]:
+    notes = []
+    for key, what in (("seed", "seeds"), ("period_days", "period lengths")):
+        values = {getattr(r.info, key) for r in runs}
+        if len(values) > 1:
+            notes.append(f"the runs differ in their {what} ({', '.join(map(str, values))})"
+                         + ("; paired comparisons need the same seed" if key == "seed" else
+                            "; per-period figures ('last period') are not alike"))
+    sizes = {(r.info.config.get("users") or {}).get("n") for r in runs}
+    if len(sizes) > 1:
+        notes.append(f"the runs differ in population size ({', '.join(map(str, sizes))})")
+    for r in runs:
+        if not r.info.finished:
+            notes.append(f"{r.info.path}: {r.info.status_note}")
+    return notes
+
+
+def fig1_verdicts(runs: list[RunFigures], within_item: bool = True) -> list[Verdict]:
+    """Check the paper's Fig. 1 on the first metaverse and first industrial run, if any."""
+    meta = next((r for r in runs if r.info.mode == "metaverse"), None)
+    ind = next((r for r in runs if r.info.mode == "industrial"), None)
+    if meta is None or ind is None:
+        return []
+    m, i = meta.trend, ind.trend
+    out = [
+        _direction_verdict("metaverse: the mean value of the c-th connection rises with c",
+                           m.direction, "rises", f"slope {fmt(m.slope)} per e-fold of c"),
+        _direction_verdict("industrial: the mean value of the c-th connection falls with c",
+                           i.direction, "falls", f"slope {fmt(i.slope)} per e-fold of c"),
+        _direction_verdict(
+            "metaverse, per unit of quality: the c-th connection is worth more",
+            m.direction_per_quality, "rises",
+            f"slope {fmt(m.slope_per_quality)} per e-fold of c"),
+        _direction_verdict(
+            "industrial, per unit of quality: the c-th connection is worth less",
+            i.direction_per_quality, "falls",
+            f"slope {fmt(i.slope_per_quality)} per e-fold of c"),
+    ]
+    if within_item:
+        out += [
+            _direction_verdict(
+                "metaverse, within items: each next connection is worth more",
+                m.within_direction, "rises",
+                f"mean change {fmt(m.within_change)} over {m.within_pairs or 0:,} pairs"),
+            _direction_verdict(
+                "industrial, within items: each next connection is worth less",
+                i.within_direction, "falls",
+                f"mean change {fmt(i.within_change)} over {i.within_pairs or 0:,} pairs"),
+        ]
+    ratio = m.total_value / i.total_value if i.total_value else math.inf
+    out.append(Verdict(
+        "total connection value is higher in metaverse mode",
+        m.total_value > i.total_value,
+        f"metaverse {fmt(m.total_value)} vs industrial {fmt(i.total_value)} "
+        f"({fmt(ratio)} x)"))
+    return out
+
+
+def _direction_verdict(claim: str, found: str | None, expected: str,
+                       evidence: str) -> Verdict:
+    holds = None if found in (None, "undetermined") else found == expected
+    return Verdict(claim, holds, f"{found}: {evidence}")
+
+
+# -- output ---------------------------------------------------------------------------------
+
+
+def print_comparison(c: Comparison, console: Console) -> None:
+    """The runs (letters A, B, ...), the side-by-side table, notes and Fig. 1 verdicts."""
+    letters = [chr(ord("A") + k) if k < 26 else f"R{k + 1}" for k in range(len(c.runs))]
+    for letter, r in zip(letters, c.runs):
+        status = "" if r.info.finished else f", [yellow]{r.info.status}[/]"
+        console.print(f"[bold]{letter}[/] = {r.label}{status}: {r.info.path}", highlight=False)
+    ref = letters[0]
+    table = Table(title=f"simmarket compare — reference {ref}")
+    table.add_column("layer", style="bold")
+    table.add_column("figure")
+    for letter in letters:
+        table.add_column(letter, justify="right")
+    for letter in letters[1:]:
+        table.add_column(f"{letter} − {ref}", justify="right", style="cyan")
+        table.add_column(f"{letter} / {ref}", justify="right", style="cyan")
+    last = None
+    for layer, label, values in c.rows():
+        if last is not None and layer != last:
+            table.add_section()
+        cells = [fmt(v) for v in values]
+        for v in values[1:]:
+            cells += [fmt(_diff(v, values[0])), _ratio(v, values[0])]
+        table.add_row(layer if layer != last else "", label, *cells)
+        last = layer
+    console.print(table)
+    for note in c.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    if c.verdicts:
+        _print_verdicts(c.verdicts, console)
+
+
+def _print_verdicts(verdicts: list[Verdict], console: Console) -> None:
+    table = Table(title="The paper's Fig. 1 (Proposition 2), computed from the two runs")
+    table.add_column("claim")
+    table.add_column("holds?", justify="center")
+    table.add_column("evidence")
+    for v in verdicts:
+        mark = {True: "[green]yes[/]", False: "[bold red]NO[/]", None: "[yellow]?[/]"}[v.holds]
+        table.add_row(v.claim, mark, v.evidence)
+    console.print(table)
+    failed = [v for v in verdicts if v.holds is False]
+    if not failed:
+        console.print("[green]These runs show the connection-value difference Fig. 1 "
+                      "predicts.[/]")
+    else:
+        console.print(f"[bold red]These runs do not show all of Fig. 1:[/] "
+                      f"{len(failed)} of {len(verdicts)} claims fail ("
+                      + "; ".join(v.claim for v in failed) + ").", highlight=False)
+
+
+def comparison_json(c: Comparison) -> str:
+    """The comparison as JSON (figures per run, notes, Fig. 1 verdicts)."""
+    return json.dumps(c.as_dict(), indent=1, default=str)
+
+
+def _diff(v: Any, ref: Any) -> float | None:
+    if isinstance(v, int | float) and isinstance(ref, int | float):
+        return float(v) - float(ref)
+    return None
+
+
+def _ratio(v: Any, ref: Any) -> str:
+    if isinstance(v, int | float) and isinstance(ref, int | float) and ref != 0:
+        return f"{float(v) / float(ref):.3g}"
+    return "—"

@@ -1,0 +1,424 @@
+"""``simmarket report``: what a run did, in the terminal and in PNG plots.
+
+The terminal report shows how the run was made (config, seed, status), the headline figures
+of each layer (``simmarket.summary``, computed afresh so an interrupted run reports what it
+simulated) and one line per concept of the paper read off the views. ``--plots DIR`` adds six
+matplotlib figures; each plots a view of :mod:`simmarket.views`, so every point on them can
+be checked with one SQL query.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from simmarket.analysis import CurveTrend, connection_value_trend
+from simmarket.query import AnalysisError, RunInfo, format_cell, open_run
+from simmarket.summary import HEADLINES, headline_figures
+
+#: file name -> title of the figure; see :func:`write_plots`
+PLOTS: dict[str, str] = {
+    "value_per_link.png": "Value created per link of the paper, per day",
+    "knowledge.png": "Knowledge stock S and the sharing rate",
+    "connection_value_curve.png": "Connection value curve: value of the c-th connection",
+    "community_sizes.png": "Community sizes: CCDF, log-log",
+    "firm_closeness.png": "Firm closeness against captured value",
+    "macro.png": "Macro paths of data D, output Y and capital K",
+}
+
+
+def report(path: str | Path, *, plots: str | Path | None = None,
+           console: Console | None = None, within_item: bool = True) -> int:
+    """Print the report of one run database (and write its plots); returns the exit code."""
+    console = console or Console()
+    conn, info = open_run(path)
+    try:
+        _print_header(console, info)
+        _print_headlines(console, conn)
+        _print_findings(console, conn, within_item)
+        if plots is not None:
+            written = write_plots(conn, info, Path(plots))
+            console.print(f"[bold]plots[/] ({len(written)}) in {Path(plots)}:")
+            for p in written:
+                console.print(f"  {p.name}  [dim]{PLOTS[p.name]}[/]")
+    finally:
+        conn.close()
+    return 0
+
+
+# -- the terminal -----------------------------------------------------------------------------
+
+
+def _print_header(console: Console, info: RunInfo) -> None:
+    users = (info.config.get("users") or {}).get("n")
+    rows = [
+        ("database", str(info.path)),
+        ("scenario", f"{info.name} — mode {info.mode}, seed {info.seed}"),
+        ("status", _status(info)),
+        ("horizon", f"{info.horizon_days:g} days in periods of {info.period_days:g} days"
+         if info.period_days else f"{info.horizon_days:g} days"),
+        ("simulated", f"{info.t_reached:g} days, {info.events:,} events"),
+        ("users", f"{users:,}" if isinstance(users, int) else "—"),
+        ("not default", config_changes(info.config)),
+        ("written by", f"simmarket {info.version} (schema {info.schema_version}), "
+                       f"{info.started_at} to {info.finished_at or '—'}"),
+    ]
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for k, v in rows:
+        grid.add_row(k, v)
+    console.print(Panel(grid, title=f"simmarket report — {info.name}", expand=False))
+    if not info.finished:
+        console.print(f"[bold yellow]NOTE[/] [yellow]{info.status_note}[/]", highlight=False)
+
+
+def config_changes(config: dict[str, Any], limit: int = 12) -> str:
+    """The settings of a run that differ from this version's defaults, one per line."""
+    from simmarket.config import Config
+
+    if not config:
+        return "— (not recorded)"
+    skip = {"name", "seed", "horizon_days", "users.n", "mode", "output.path"}
+    changed = [f"{k} = {v!r}" for k, v in _flatten(config).items()
+               if k not in skip and v != _flatten(Config().resolved()).get(k, object())]
+    if not changed:
+        return "nothing else: this version's defaults"
+    more = f"\n... and {len(changed) - limit} more (runs.config)" if len(changed) > limit else ""
+    return "\n".join(changed[:limit]) + more
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _status(info: RunInfo) -> str:
+    colour = {"completed": "green", "interrupted": "yellow"}.get(info.status, "red")
+    return f"[{colour}]{info.status}[/]"
+
+
+def _print_headlines(console: Console, conn: sqlite3.Connection) -> None:
+    table = Table(title="Headline figures per layer (simmarket.summary)")
+    table.add_column("layer", style="bold")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for layer, figures in headline_figures(conn).items():
+        labels = HEADLINES[layer][1]
+        for i, (name, value) in enumerate(figures.items()):
+            table.add_row(layer if i == 0 else "", labels[name], fmt(value))
+        table.add_section()
+    console.print(table)
+
+
+def _print_findings(console: Console, conn: sqlite3.Connection, within_item: bool) -> None:
+    table = Table(title="What the views say", show_lines=False)
+    table.add_column("concept (view)", style="bold")
+    table.add_column("finding")
+    for concept, text in findings(conn, within_item=within_item):
+        table.add_row(concept, text)
+    console.print(table)
+
+
+def findings(conn: sqlite3.Connection, *, within_item: bool = True) -> list[tuple[str, str]]:
+    """One sentence per concept of the paper, computed from the views."""
+    out = [("connection value\n(v_connection_value_curve)",
+            _curve_finding(connection_value_trend(conn, within_item=within_item)))]
+    out.append(("community sizes\n(v_community_sizes)", _community_finding(conn)))
+    out.append(("inequality\n(v_inequality)", _inequality_finding(conn)))
+    out.append(("closeness vs captured value\n(v_closeness_correlation)",
+                _closeness_finding(conn)))
+    out.append(("spillover\n(v_value_spillover)", _spillover_finding(conn)))
+    return out
+
+
+def _curve_finding(t: CurveTrend) -> str:
+    if not t.connections:
+        return "no connections were made"
+    text = (f"{t.connections:,} connections worth {fmt(t.total_value)}; the first connection "
+            f"of an item is worth {fmt(t.first_value)} on average. Mean curve: the value of "
+            f"the c-th connection {t.direction} with c (slope {fmt(t.slope)} per e-fold "
+            f"of c); per unit of item quality it {t.direction_per_quality} (slope "
+            f"{fmt(t.slope_per_quality)}).")
+    if t.within_direction is not None:
+        text += (f" Within items: from one connection to the next, value {t.within_direction}"
+                 f" (mean change {fmt(t.within_change)} over {t.within_pairs:,} pairs).")
+    return text
+
+
+def _community_finding(conn: sqlite3.Connection) -> str:
+    n, largest, members, top = conn.execute("""
+        SELECT COUNT(*), MAX(community_size), SUM(community_size),
+               SUM(CASE WHEN size_rank <= MAX(1, (SELECT COUNT(*) FROM v_community_sizes)
+                                                 / 100) THEN community_size END)
+        FROM v_community_sizes""").fetchone()
+    if not n:
+        return "no creators"
+    share = (top or 0) / members if members else 0.0
+    return (f"{n:,} creators; the largest community has {fmt(largest)} members; the top 1% "
+            f"of creators hold {share:.1%} of all community memberships.")
+
+
+def _inequality_finding(conn: sqlite3.Connection) -> str:
+    row = conn.execute("""SELECT period, gini_creator_income, hhi_firm_revenue,
+                                 equivalent_firms
+                          FROM v_inequality ORDER BY period DESC LIMIT 1""").fetchone()
+    if row is None:
+        return "no period closed"
+    period, gini, hhi, eq = row
+    return (f"last period ({period}): Gini of creator income {fmt(gini)}, HHI of firm "
+            f"revenue {fmt(hhi)} (as concentrated as {fmt(eq)} equal firms).")
+
+
+def _closeness_finding(conn: sqlite3.Connection) -> str:
+    rows = conn.execute("""
+        SELECT alpha, firms, pearson, spearman FROM v_closeness_correlation
+        WHERE period = (SELECT MAX(period) FROM v_closeness_correlation)
+        ORDER BY alpha""").fetchall()
+    if not rows:
+        return "no centrality snapshot"
+    parts = [f"alpha {a:g}: Spearman {fmt(s)}" for a, _, _, s in rows]
+    rhos = [s for *_, s in rows if s is not None]
+    if not rhos:
+        verdict = "undetermined (closeness or captured value does not vary across firms)"
+    elif all(r > 0 for r in rhos):
+        verdict = "positive at every alpha: closer firms capture more, as Proposition 4 expects"
+    elif all(r <= 0 for r in rhos):
+        verdict = "not positive at any alpha: Proposition 4 is not borne out"
+    else:
+        verdict = "positive at some alphas only: Proposition 4 holds only in part"
+    return f"last snapshot, {rows[0][1]} firms; " + "; ".join(parts) + f". {verdict}."
+
+
+def _spillover_finding(conn: sqlite3.Connection) -> str:
+    row = conn.execute("""SELECT period, D_index, Y_index, K_index, data_exported_cum
+                          FROM v_value_spillover ORDER BY period DESC LIMIT 1""").fetchone()
+    if row is None:
+        return "no macro step"
+    period, d, y, k, exported = row
+    return (f"after {period} steps: D x{fmt(d)}, Y x{fmt(y)}, K x{fmt(k)} of their initial "
+            f"values; {fmt(exported)} data units exported by the platform.")
+
+
+def fmt(value: Any) -> str:
+    """A figure for the terminal: integers with separators, floats to 4 significant digits."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and value.is_integer() and 1 <= abs(value) < 1e12:
+        return f"{int(value):,}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return format_cell(value)
+
+
+# -- the plots ----------------------------------------------------------------------------------
+
+
+def write_plots(conn: sqlite3.Connection, info: RunInfo, out_dir: Path) -> list[Path]:
+    """Write the six PNG figures of a run into ``out_dir``; returns their paths."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise AnalysisError("plots need matplotlib: install simmarket's 'plots' extra "
+                            "(pip install matplotlib)") from None
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AnalysisError(f"cannot create the plots directory {out_dir}: {exc}") from None
+    drawers: dict[str, Callable[[Any, sqlite3.Connection], None]] = {
+        "value_per_link.png": _plot_links, "knowledge.png": _plot_knowledge,
+        "connection_value_curve.png": _plot_curve, "community_sizes.png": _plot_communities,
+        "firm_closeness.png": _plot_closeness, "macro.png": _plot_macro,
+    }
+    written = []
+    suffix = f"{info.name} ({info.mode}, seed {info.seed})"
+    if not info.finished:
+        suffix += f" — {info.status.upper()} at day {info.t_reached:g}"
+    for name, draw in drawers.items():
+        fig = plt.figure(figsize=(11, 7), dpi=100)
+        try:
+            draw(fig, conn)
+            fig.suptitle(f"{PLOTS[name]}\n{suffix}", fontsize=13)
+            fig.tight_layout()
+            fig.savefig(out_dir / name)
+        finally:
+            plt.close(fig)
+        written.append(out_dir / name)
+    return written
+
+
+def _frame(conn: sqlite3.Connection, sql: str) -> pd.DataFrame:
+    return pd.read_sql_query(sql, conn)
+
+
+def _no_data(ax, what: str) -> None:
+    ax.text(0.5, 0.5, f"no data: {what}", ha="center", va="center", transform=ax.transAxes,
+            fontsize=12, color="grey")
+
+
+def _plot_links(fig, conn: sqlite3.Connection) -> None:
+    mid = "(t_start + t_end) / 2"
+    series = [
+        ("Value production: value produced", "v_value_production", mid,
+         "value_produced / days", "value per day", "tab:green"),
+        ("Value encounter: connection value", "v_value_encounter", mid,
+         "value_encountered / days", "value per day", "tab:blue"),
+        ("Value transmission: firms' captured value + licence fees", "v_value_transmission",
+         mid, "value_transmitted / days", "value per day", "tab:orange"),
+        ("Value spillover: output above its initial level", "v_value_spillover", "t",
+         "output_gain", "output Y - Y(0)", "tab:red"),
+    ]
+    for k, (title, view, x, expr, ylabel, colour) in enumerate(series, start=1):
+        ax = fig.add_subplot(2, 2, k)
+        df = _frame(conn, f"SELECT {x} AS x, {expr} AS y FROM {view} ORDER BY x")
+        if df.empty:
+            _no_data(ax, view)
+        else:
+            ax.plot(df.x, df.y, marker="o", color=colour)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("day (middle of the period)" if x == mid else "day")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+
+
+def _plot_knowledge(fig, conn: sqlite3.Connection) -> None:
+    ax = fig.add_subplot(1, 1, 1)
+    df = _frame(conn, """SELECT t_end, knowledge_stock, sharing_rate, mean_sharing_propensity
+                         FROM v_value_production ORDER BY period""")
+    if df.empty:
+        _no_data(ax, "v_value_production")
+        return
+    ax.plot(df.t_end, df.knowledge_stock, marker="o", color="tab:green",
+            label="knowledge stock S (left)")
+    ax.set_xlabel("day")
+    ax.set_ylabel("knowledge stock S", color="tab:green")
+    ax.grid(alpha=0.3)
+    ax2 = ax.twinx()
+    ax2.plot(df.t_end, df.sharing_rate, marker="s", color="tab:purple",
+             label="sharing rate of the period (right)")
+    ax2.plot(df.t_end, df.mean_sharing_propensity, ls="--", color="tab:gray",
+             label="mean sharing propensity (right)")
+    ax2.set_ylabel("share of knowledge flows shared", color="tab:purple")
+    ax2.set_ylim(0, 1)
+    lines = ax.get_legend_handles_labels()
+    more = ax2.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], loc="lower right")
+
+
+def _plot_curve(fig, conn: sqlite3.Connection) -> None:
+    df = _frame(conn, "SELECT * FROM v_connection_value_curve ORDER BY c")
+    ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    if df.empty:
+        _no_data(ax1, "v_connection_value_curve")
+        _no_data(ax2, "v_connection_value_curve")
+        return
+    min_items = max(10, int(df["items"].iloc[0] * 0.005))
+    solid = df[df["items"] >= min_items]
+    thin = df[df["items"] < min_items]
+    ax1.plot(solid.c, solid.marginal_value, marker=".", color="tab:blue",
+             label=f"mean value (c reached by >= {min_items} items)")
+    ax1.plot(solid.c, solid.marginal_value_per_quality, ls="--", color="tab:purple",
+             label="mean value per unit of item quality")
+    if not thin.empty:
+        tail = _log_bins(thin)
+        ax1.plot(tail.c, tail.marginal_value, ls="none", marker="o", color="tab:blue",
+                 alpha=0.35, label=f"fewer items: pooled in log bins of c ({len(thin):,} c's)")
+    ax1.set_xscale("log")
+    ax1.set_xlabel("c: rank of the connection on its item (log)")
+    ax1.set_ylabel("value of the c-th connection (value units)")
+    ax1.set_title("marginal value of the c-th connection", fontsize=10)
+    ax1.legend()
+    ax1.grid(alpha=0.3)
+    ax2.plot(solid.c, solid.cumulative_value, color="tab:blue")
+    ax2.set_xlabel("c: connections of an item")
+    ax2.set_ylabel("value of the first c connections (mean curve)")
+    ax2.set_title("total value of an item with c connections", fontsize=10)
+    ax2.grid(alpha=0.3)
+
+
+def _log_bins(curve: pd.DataFrame, per_decade: int = 10) -> pd.DataFrame:
+    """The curve pooled in log-spaced bins of c: summed value over summed items per bin."""
+    import numpy as np
+
+    key = np.floor(np.log10(curve.c.to_numpy(dtype=float)) * per_decade)
+    pooled = curve.assign(key=key, logc=np.log(curve.c) * curve["items"]).groupby("key").agg(
+        value_sum=("value_sum", "sum"), items=("items", "sum"), logc=("logc", "sum"))
+    return pd.DataFrame({"c": np.exp(pooled.logc / pooled["items"]),
+                         "marginal_value": pooled.value_sum / pooled["items"]})
+
+
+def _plot_communities(fig, conn: sqlite3.Connection) -> None:
+    ax = fig.add_subplot(1, 1, 1)
+    df = _frame(conn, """SELECT community_size, COUNT(*) AS creators
+                         FROM v_community_sizes WHERE community_size > 0
+                         GROUP BY community_size ORDER BY community_size""")
+    if df.empty:
+        _no_data(ax, "v_community_sizes (no community with a member)")
+        return
+    # P(S >= s) over the communities with at least one member (log axes cannot show s = 0)
+    total = int(df.creators.sum())
+    df["p"] = df.creators[::-1].cumsum()[::-1] / total
+    ax.loglog(df.community_size, df.p, marker="o", ls="none", ms=4, color="tab:blue",
+              label=f"{total:,} communities with at least one member")
+    ax.set_xlabel("community size s (members, log)")
+    ax.set_ylabel("P(size >= s) (log)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+
+
+def _plot_closeness(fig, conn: sqlite3.Connection) -> None:
+    df = _frame(conn, """SELECT * FROM v_firm_closeness
+                         WHERE period = (SELECT MAX(period) FROM v_firm_closeness)""")
+    corr = _frame(conn, """SELECT alpha, spearman FROM v_closeness_correlation
+                           WHERE period = (SELECT MAX(period) FROM v_closeness_correlation)""")
+    if df.empty:
+        _no_data(fig.add_subplot(1, 1, 1), "v_firm_closeness")
+        return
+    alphas = sorted(df.alpha.unique())
+    cols = 2 if len(alphas) > 1 else 1
+    rows = (len(alphas) + cols - 1) // cols
+    rho = dict(zip(corr.alpha, corr.spearman))
+    for k, alpha in enumerate(alphas, start=1):
+        ax = fig.add_subplot(rows, cols, k)
+        sub = df[df.alpha == alpha]
+        ax.scatter(sub.closeness, sub.captured_value, color="tab:orange", edgecolor="k")
+        r = rho.get(alpha)
+        ax.set_title(f"alpha = {alpha:g}: Spearman {fmt(r)}  (day {sub.t.iloc[0]:g})",
+                     fontsize=10)
+        ax.set_xlabel("closeness (raw, component)")
+        ax.set_ylabel("captured value")
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 3))
+        ax.grid(alpha=0.3)
+
+
+def _plot_macro(fig, conn: sqlite3.Connection) -> None:
+    ax = fig.add_subplot(1, 1, 1)
+    df = _frame(conn, "SELECT t, D_index, Y_index, K_index FROM v_value_spillover ORDER BY t")
+    if df.empty:
+        _no_data(ax, "v_value_spillover")
+        return
+    for col, label, colour in (("D_index", "data stock D", "tab:blue"),
+                               ("Y_index", "output Y", "tab:red"),
+                               ("K_index", "capital K", "tab:green")):
+        ax.plot(df.t, df[col], marker="o", ms=3, label=label, color=colour)
+    ax.set_xlabel("day")
+    ax.set_ylabel("index (value at day 0 = 1)")
+    ax.grid(alpha=0.3)
+    ax.legend()

@@ -1,0 +1,372 @@
+"""SQL views of a run database: one question a reader of the paper asks, one view.
+
+Every run database gets these views when it is created (:func:`create_views`, called by
+``simmarket.schema.create_schema``). They are plain SQL over the run's tables, so they work in
+the ``sqlite3`` client, in datasette and from pandas alike, and they stay cheap on large runs:
+all but the item-level cross-check read the small per-period and final tables, never the
+event log.
+
+:data:`VIEWS` holds, for each view, what it answers and what each column means (with its
+unit); ``docs/schema.md`` and the datasette metadata of ``simmarket browse`` are written from
+the same words, and a test checks that the columns listed here are the columns SQLite reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlite_utils
+
+
+@dataclass(frozen=True)
+class View:
+    """A named SELECT, what it answers, and the meaning (and unit) of each column."""
+
+    name: str
+    description: str
+    columns: dict[str, str]
+    sql: str
+
+
+_PERIOD = {
+    "period": "aggregation period (0, 1, ...; the last may be partial)",
+    "t_start": "start of the period (day)",
+    "t_end": "end of the period (day)",
+    "days": "length of the period (days)",
+}
+
+V_VALUE_PRODUCTION = View(
+    "v_value_production",
+    "Value production (user layer, knowledge-sharing logic), per period: the value users "
+    "created and the knowledge that drives it — the shared knowledge stock S and the "
+    "sharing rate.",
+    {
+        **_PERIOD,
+        "value_produced": "value produced: sum of item quality x value_scale (value units)",
+        "value_produced_cum": "value produced since day 0 (value units)",
+        "items_created": "items created by users (count)",
+        "active_creators": "users who created at least one item in the period (count)",
+        "creation_sessions": "sessions spent creating (count)",
+        "sessions": "all sessions (count)",
+        "mean_quality": "mean quality q of the period's items (0-1)",
+        "mean_production_time": "mean time to produce an item (days)",
+        "knowledge_stock": "shared knowledge stock S at the period's end (knowledge units)",
+        "knowledge_stock_change": "change of S over the period: shared flows minus "
+                                  "obsolescence (knowledge units)",
+        "shares": "knowledge flows shared (count)",
+        "hides": "knowledge flows hidden (count)",
+        "sharing_rate": "shares / (shares + hides) in the period (0-1; NULL: no creation)",
+        "mean_sharing_propensity": "mean sharing propensity sigma_i at the period's end (0-1)",
+    },
+    """
+SELECT period, t_start, t_end, t_end - t_start AS days,
+       value_produced,
+       SUM(value_produced) OVER (ORDER BY period) AS value_produced_cum,
+       items_created, active_creators, creation_sessions, sessions,
+       mean_quality, mean_production_time,
+       knowledge_stock,
+       knowledge_stock - COALESCE(LAG(knowledge_stock) OVER (ORDER BY period), 0)
+         AS knowledge_stock_change,
+       shares, hides, sharing_rate, mean_sharing_propensity
+FROM period_production""",
+)
+
+V_VALUE_ENCOUNTER = View(
+    "v_value_encounter",
+    "Value encounter (platform layer, community logic), per period: connection value and "
+    "what drives it — impressions, connections, the value per connection and the growth "
+    "of communities.",
+    {
+        **_PERIOD,
+        "value_encountered": "value encountered: connection value realised (value units)",
+        "value_encountered_cum": "value encountered since day 0 (value units)",
+        "impressions": "items shown in feeds (count, all feeds, not only the sampled ones)",
+        "connections": "connections made (count; purchases in industrial mode)",
+        "connection_rate": "connections / impressions (0-1)",
+        "value_per_connection": "mean perceived value of a connection (value units)",
+        "paid": "paid by users for connections (value units)",
+        "creator_income": "paid to users who own the items (value units)",
+        "platform_revenue": "platform fees (value units)",
+        "consumer_surplus": "value minus price paid (value units; 0 in metaverse mode)",
+        "community_joins": "users joining a creator's community for the first time (count)",
+        "communities": "creators and firms with a community of at least one member, at the "
+                       "period's end (count)",
+        "community_growth": "communities founded in the period (count)",
+        "mean_community_size": "members per community at the period's end (users)",
+        "largest_community": "members of the largest community (users)",
+        "gini_creator_income": "Gini of cumulative creator income over all users, zero "
+                               "earners included (0-1)",
+    },
+    """
+SELECT period, t_start, t_end, t_end - t_start AS days,
+       value_encountered,
+       SUM(value_encountered) OVER (ORDER BY period) AS value_encountered_cum,
+       impressions, connections,
+       connections / NULLIF(impressions, 0.0) AS connection_rate,
+       connection_value / NULLIF(connections, 0) AS value_per_connection,
+       paid, creator_income, platform_revenue, consumer_surplus,
+       community_joins, communities,
+       communities - COALESCE(LAG(communities) OVER (ORDER BY period), 0)
+         AS community_growth,
+       SUM(community_joins) OVER (ORDER BY period) * 1.0 / NULLIF(communities, 0)
+         AS mean_community_size,
+       largest_community, gini_creator_income
+FROM period_encounter""",
+)
+
+V_VALUE_TRANSMISSION = View(
+    "v_value_transmission",
+    "Value transmission (stakeholder layer, multi-stakeholder logic), per period: the value "
+    "firms' second consumption moves — derivatives, licence fees to creators and the value "
+    "firms captured — beside entry, exit, concentration and the government's actions.",
+    {
+        **_PERIOD,
+        "value_transmitted": "value transmitted: firms' captured value + licence fees "
+                             "(value units)",
+        "value_transmitted_cum": "value transmitted since day 0 (value units)",
+        "derivatives": "derivative items firms re-created (count)",
+        "licenses": "licences paid (count)",
+        "license_fees": "licence fees paid by firms to creators (value units)",
+        "mean_license_fee": "license_fees / licenses (value units)",
+        "firms_captured_value": "value firms captured: revenue from connections to their "
+                                "derivatives, after the platform fee (value units; "
+                                "period_transmission.firm_revenue)",
+        "firms_active": "firms active at the period's end (count)",
+        "entries": "firms that entered (count)",
+        "entries_refused": "entry attempts below the financing threshold (count)",
+        "exits": "firms that exited broke (count)",
+        "hhi_firm_revenue": "HHI of the period's firm revenue (shares in percent, 0-10,000)",
+        "rewards": "knowledge sharers rewarded by the government (count)",
+        "reward_paid": "rewards paid by the government (value units)",
+        "penalties": "penalties imposed (count)",
+        "government_active": "1 while the government guides, 0 after it withdrew",
+        "privacy_leaks": "privacy leaks (count)",
+        "trust": "users' trust, scaling participation (0-1)",
+        "network_nodes": "actors with at least one edge in the value network (count; NULL: "
+                         "no centrality snapshot this period)",
+        "network_edges": "edges of the value network (count)",
+    },
+    """
+SELECT period, t_start, t_end, t_end - t_start AS days,
+       value_transmitted,
+       SUM(value_transmitted) OVER (ORDER BY period) AS value_transmitted_cum,
+       derivatives, licenses, license_fees,
+       license_fees / NULLIF(licenses, 0) AS mean_license_fee,
+       firm_revenue AS firms_captured_value,
+       firms_active, entries, entries_refused, exits, hhi_firm_revenue,
+       rewards, reward_paid, penalties, government_active, privacy_leaks, trust,
+       network_nodes, network_edges
+FROM period_transmission""",
+)
+
+V_VALUE_SPILLOVER = View(
+    "v_value_spillover",
+    "Value spillover (external physical layer, economic logic), per economy step: the "
+    "paper's growth model — data stock D, output Y, capital K — with the data the platform "
+    "exported and the output gained over the initial state.",
+    {
+        "period": "economy step (0 = the initial state at day 0)",
+        "t": "day of the step",
+        "D": "data stock D (eq. 1; D(0) = economy.initial_data)",
+        "Y": "output Y of the step (eq. 2), from the stocks at the step's start",
+        "K": "capital K after the step (eq. 3)",
+        "u": "labour share in data production u (0-1)",
+        "g": "growth rate of D in the step, g(uN) (per step)",
+        "k_tilde": "capital per effective labour K / ((1 - u) D N)",
+        "N": "labour N",
+        "data_exported": "platform data exported to the economy in the step (data units)",
+        "data_exported_cum": "data exported since day 0 (data units)",
+        "output_growth": "Y / previous Y - 1 (per step)",
+        "output_gain": "Y - Y(0): output above its initial level, the value the data "
+                       "economy added in the step (output units)",
+        "output_gain_cum": "sum of output_gain since day 0 (output units)",
+        "D_index": "D / D(0)",
+        "Y_index": "Y / Y(0)",
+        "K_index": "K / K(0)",
+    },
+    """
+SELECT period, t, D, Y, K, u, g, k_tilde, N,
+       data_exported,
+       SUM(data_exported) OVER (ORDER BY period) AS data_exported_cum,
+       output_growth,
+       Y - FIRST_VALUE(Y) OVER (ORDER BY period) AS output_gain,
+       SUM(Y) OVER (ORDER BY period) - (period + 1) * FIRST_VALUE(Y) OVER (ORDER BY period)
+         AS output_gain_cum,
+       D / FIRST_VALUE(D) OVER (ORDER BY period) AS D_index,
+       Y / FIRST_VALUE(Y) OVER (ORDER BY period) AS Y_index,
+       K / FIRST_VALUE(K) OVER (ORDER BY period) AS K_index
+FROM macro""",
+)
+
+V_CONNECTION_VALUE_CURVE = View(
+    "v_connection_value_curve",
+    "The connection value curve (paper §3.1.1, Fig. 1): the value of the c-th connection "
+    "of an item, averaged over the items that reached c connections, by c. Rising: "
+    "increasing marginal value (metaverse corner); falling: diminishing (industrial "
+    "corner). Better items reach higher c, so the raw mean rises by selection alone; the "
+    "per-quality columns divide each connection's value by its item's quality and take "
+    "that selection out. High c rests on few items: read it with the items column.",
+    {
+        "c": "rank of the connection on its item (1 = first connection)",
+        "items": "items that reached c connections (count; connection_curve.connections)",
+        "value_sum": "summed value of those c-th connections (value units)",
+        "marginal_value": "mean value of the c-th connection (value units)",
+        "marginal_change": "marginal_value(c) - marginal_value(c - 1) (value units)",
+        "marginal_value_per_quality": "mean of value / item quality over the c-th "
+                                      "connections (value units per unit of quality)",
+        "marginal_change_per_quality": "marginal_value_per_quality(c) minus its value at "
+                                       "c - 1 (value units per unit of quality)",
+        "cumulative_value": "sum of marginal_value up to c: the value of an item's first c "
+                            "connections on the mean curve (value units)",
+        "items_share": "items / items with a first connection: survival of items to c (0-1)",
+    },
+    """
+SELECT c, connections AS items, value_sum,
+       value_sum / NULLIF(connections, 0) AS marginal_value,
+       value_sum / NULLIF(connections, 0)
+         - LAG(value_sum / NULLIF(connections, 0)) OVER (ORDER BY c) AS marginal_change,
+       value_per_quality_sum / NULLIF(connections, 0) AS marginal_value_per_quality,
+       value_per_quality_sum / NULLIF(connections, 0)
+         - LAG(value_per_quality_sum / NULLIF(connections, 0)) OVER (ORDER BY c)
+         AS marginal_change_per_quality,
+       SUM(value_sum / NULLIF(connections, 0)) OVER (ORDER BY c) AS cumulative_value,
+       connections * 1.0 / FIRST_VALUE(connections) OVER (ORDER BY c) AS items_share
+FROM connection_curve""",
+)
+
+V_COMMUNITY_SIZES = View(
+    "v_community_sizes",
+    "Community size per creator at the end of the run (users who created and firms), with "
+    "rank and the complementary CDF P(size >= s) for distributions and tails "
+    "(Proposition 3).",
+    {
+        "owner_type": "user or firm",
+        "owner_id": "users.user_id or firms.firm_id",
+        "community_size": "distinct users who connected to the owner's items (users)",
+        "items": "items the owner created (users) or derivatives (firms) (count)",
+        "income": "users: users.income (connection payments, licence fees, rewards, minus "
+                  "penalties); firms: firms.revenue (value units)",
+        "size_rank": "rank by community size, 1 = largest (ties share a rank)",
+        "ccdf": "share of creators whose community is at least this size (0-1)",
+    },
+    """
+WITH creators AS (
+  SELECT 'user' AS owner_type, user_id AS owner_id, community_size,
+         items_created AS items, income
+  FROM users WHERE items_created > 0 OR community_size > 0
+  UNION ALL
+  SELECT 'firm', firm_id, community_size, derivatives, revenue FROM firms)
+SELECT owner_type, owner_id, community_size, items, income,
+       RANK() OVER (ORDER BY community_size DESC) AS size_rank,
+       COUNT(*) OVER (ORDER BY community_size DESC) * 1.0 / COUNT(*) OVER () AS ccdf
+FROM creators""",
+)
+
+V_INEQUALITY = View(
+    "v_inequality",
+    "Inequality per period: the Gini of creator income (all users, zero earners included) "
+    "and the HHI of firm revenue, with the numbers behind them.",
+    {
+        "period": "aggregation period",
+        "t_end": "end of the period (day)",
+        "gini_creator_income": "Gini of cumulative creator income over all users (0-1)",
+        "hhi_firm_revenue": "HHI of the period's firm revenue (shares in percent, 0-10,000)",
+        "equivalent_firms": "10,000 / HHI: the number of equal-sized firms with that HHI",
+        "firms_active": "firms active at the period's end (count)",
+        "largest_community": "members of the largest community (users)",
+        "communities": "communities with at least one member (count)",
+    },
+    """
+SELECT e.period, e.t_end, e.gini_creator_income, t.hhi_firm_revenue,
+       10000.0 / NULLIF(t.hhi_firm_revenue, 0) AS equivalent_firms,
+       t.firms_active, e.largest_community, e.communities
+FROM period_encounter AS e
+JOIN period_transmission AS t ON t.period = e.period""",
+)
+
+V_FIRM_CLOSENESS = View(
+    "v_firm_closeness",
+    "Each active firm's place in the value network (Opsahl's weighted closeness, per alpha) "
+    "beside the value it captured, per centrality snapshot — the data of Proposition 4 "
+    "(closeness correlates with captured value).",
+    {
+        "period": "period of the centrality snapshot",
+        "t": "day of the snapshot",
+        "firm_id": "firms.firm_id",
+        "alpha": "Opsahl's tuning parameter (0: hop counts, 1: inverse weights)",
+        "degree": "edges of the firm (count)",
+        "strength": "summed edge weights: value moved through the firm (value units)",
+        "generalized_degree": "degree^(1 - alpha) x strength^alpha",
+        "closeness": "raw Freeman/Opsahl closeness 1 / sum of distances within the firm's "
+                     "component",
+        "harmonic_closeness": "sum of 1 / distance over all other nodes",
+        "captured_value": "firm revenue since its entry (value units)",
+        "captured_period": "firm revenue in the period (value units)",
+        "closeness_rank": "rank of the firm by closeness within (period, alpha), 1 = closest",
+        "captured_rank": "rank of the firm by captured_value within (period, alpha), 1 = most",
+        "topic": "the firm's focus topic (NULL if the run ended before firms were written)",
+        "data_driven": "1 if the firm scans the platform",
+    },
+    """
+SELECT c.period, c.t, c.node AS firm_id, c.alpha, c.degree, c.strength,
+       c.generalized_degree, c.closeness, c.harmonic_closeness,
+       c.captured_value, c.captured_period,
+       RANK() OVER (PARTITION BY c.period, c.alpha ORDER BY c.closeness DESC)
+         AS closeness_rank,
+       RANK() OVER (PARTITION BY c.period, c.alpha ORDER BY c.captured_value DESC)
+         AS captured_rank,
+       f.topic, f.data_driven
+FROM centrality AS c
+LEFT JOIN firms AS f ON f.firm_id = c.node
+WHERE c.node_type = 'firm'""",
+)
+
+V_CLOSENESS_CORRELATION = View(
+    "v_closeness_correlation",
+    "Proposition 4 in one row per snapshot and alpha: the correlation across active firms "
+    "between closeness and captured value (Pearson on values, Spearman on average ranks). "
+    "Positive: closer firms capture more, as the paper expects.",
+    {
+        "period": "period of the centrality snapshot",
+        "alpha": "Opsahl's tuning parameter",
+        "firms": "active firms in the snapshot (count)",
+        "pearson": "Pearson correlation of closeness and captured_value (-1..1; NULL when "
+                   "either does not vary)",
+        "spearman": "Spearman rank correlation of closeness and captured_value (-1..1)",
+        "pearson_harmonic": "Pearson correlation of harmonic closeness and captured_value",
+    },
+    """
+WITH f AS (
+  SELECT period, alpha, closeness AS x, harmonic_closeness AS h, captured_value AS y,
+         RANK() OVER (PARTITION BY period, alpha ORDER BY closeness)
+           + (COUNT(*) OVER (PARTITION BY period, alpha, closeness) - 1) / 2.0 AS rx,
+         RANK() OVER (PARTITION BY period, alpha ORDER BY captured_value)
+           + (COUNT(*) OVER (PARTITION BY period, alpha, captured_value) - 1) / 2.0 AS ry
+  FROM centrality WHERE node_type = 'firm'),
+d AS (
+  SELECT period, alpha,
+         x - AVG(x) OVER p AS dx, h - AVG(h) OVER p AS dh, y - AVG(y) OVER p AS dy,
+         rx - AVG(rx) OVER p AS drx, ry - AVG(ry) OVER p AS dry
+  FROM f WINDOW p AS (PARTITION BY period, alpha))
+SELECT period, alpha, COUNT(*) AS firms,
+       SUM(dx * dy) / NULLIF(SQRT(SUM(dx * dx) * SUM(dy * dy)), 0) AS pearson,
+       SUM(drx * dry) / NULLIF(SQRT(SUM(drx * drx) * SUM(dry * dry)), 0) AS spearman,
+       SUM(dh * dy) / NULLIF(SQRT(SUM(dh * dh) * SUM(dy * dy)), 0) AS pearson_harmonic
+FROM d GROUP BY period, alpha""",
+)
+
+#: Every view of a run database, by name, in the order the docs present them.
+VIEWS: dict[str, View] = {v.name: v for v in (
+    V_VALUE_PRODUCTION, V_VALUE_ENCOUNTER, V_VALUE_TRANSMISSION, V_VALUE_SPILLOVER,
+    V_CONNECTION_VALUE_CURVE, V_COMMUNITY_SIZES, V_INEQUALITY, V_FIRM_CLOSENESS,
+    V_CLOSENESS_CORRELATION,
+)}
+
+
+def create_views(db: sqlite_utils.Database, *, replace: bool = False) -> None:
+    """Create every view of :data:`VIEWS` (``replace``: drop and recreate existing ones)."""
+    conn = db.conn
+    for view in VIEWS.values():
+        if replace:
+            conn.execute(f"DROP VIEW IF EXISTS {view.name}")
+        conn.execute(f"CREATE VIEW IF NOT EXISTS {view.name} AS {view.sql.strip()}")
