@@ -41,8 +41,8 @@ class Users(Section):
     sharing_b: Pos = Field(3.0, description="Beta(a, b) of the sharing propensity sigma_i")
     activity_median: Pos = Field(0.25, description="median sessions per day lambda_i (lognormal)")
     activity_sigma: NonNeg = Field(1.2, description="lognormal sigma of lambda_i (heavy tail)")
-    creator_a: Pos = Field(0.3, description="Beta(a, b) of the creator propensity pi_i")
-    creator_b: Pos = Field(5.0, description="Beta(a, b) of the creator propensity pi_i")
+    creator_a: Pos = Field(0.1, description="Beta(a, b) of the creator propensity pi_i")
+    creator_b: Pos = Field(2.0, description="Beta(a, b) of the creator propensity pi_i")
 
 
 class Production(Section):
@@ -65,17 +65,17 @@ class Encounter(Section):
     """Value encounter on the platform and the community logic (MODEL.md §3.2)."""
 
     feed_size: int = Field(10, ge=1, le=1000, description="F: items shown per browse session")
-    w_popularity: NonNeg = Field(0.5, description="recommender: weight of the popularity channel")
-    w_recency: NonNeg = Field(0.3, description="recommender: weight of the recency channel")
-    w_exploration: NonNeg = Field(0.2, description="recommender: weight of uniform exploration")
+    w_popularity: NonNeg = Field(0.6, description="recommender: weight of the popularity channel")
+    w_recency: NonNeg = Field(0.25, description="recommender: weight of the recency channel")
+    w_exploration: NonNeg = Field(0.15, description="recommender: weight of uniform exploration")
     topic_match: Unit = Field(
         0.6, description="share of feed slots the recommender keeps in the user's own topic")
-    popularity_exponent: NonNeg = Field(1.0, description="gamma in (c_j + 1)^gamma")
+    popularity_exponent: NonNeg = Field(1.5, description="gamma in (c_j + 1)^gamma")
     recency_window: int = Field(300, ge=1, description="recency channel: the newest R items")
     refresh_days: Pos = Field(0.25, description="days between recommender index refreshes")
     w_quality: float = Field(3.0, description="connection rule: weight of quality q_j")
     w_affinity: float = Field(2.0, description="connection rule: weight of topic affinity")
-    w_social: float = Field(0.3, description="connection rule: community (social proof) effect")
+    w_social: float = Field(0.5, description="connection rule: community (social proof) effect")
     threshold: float = Field(7.0, description="tau: connection threshold in the logit")
     affinity_scale: Pos = Field(1.5, description="topic affinity = exp(-ring distance / scale)")
     value_scale: Pos = Field(1.0, description="value of a connection at q = 1, affinity 1")
@@ -122,8 +122,9 @@ class Firms(Section):
     outside_income: NonNeg = Field(1.0, description="offline income per day of a firm")
     recreation_cost: NonNeg = Field(2.0, description="cost of re-creating an item (ip = 0)")
     quality_uplift: NonNeg = Field(0.3, description="relative quality gain of a derivative")
-    license_rate: NonNeg = Field(
-        0.5, description="licence fee = ip x license_rate x the item's value so far (+ minimum)")
+    license_rate: Unit = Field(
+        0.5, description="licence fee = ip x (license_rate x the derivative's expected revenue"
+                         " + license_minimum)")
     license_minimum: NonNeg = Field(1.0, description="minimum licence fee at ip = 1")
     revenue_horizon: Pos = Field(
         4.0, description="multiples of the original's recent connections a firm expects a "

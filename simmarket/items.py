@@ -24,6 +24,7 @@ _FIELDS: dict[str, tuple[type, object]] = {
     "price": (np.float64, 0.0),
     "connections": (np.int64, 0),
     "value": (np.float64, 0.0),
+    "last_value": (np.float64, 0.0),
     "units_left": (np.int64, 0),
     "violation": (np.bool_, False),
     "removed": (np.bool_, False),

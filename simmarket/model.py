@@ -218,4 +218,5 @@ class Model:
         enc = self.encounter
         store.write_columns("connection_curve", {
             "c": np.arange(1, len(enc.curve_n) + 1), "connections": enc.curve_n,
-            "value_sum": enc.curve_value, "value_per_quality_sum": enc.curve_relative})
+            "value_sum": enc.curve_value, "value_per_quality_sum": enc.curve_relative,
+            "within_item_change_sum": enc.curve_delta})

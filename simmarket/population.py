@@ -20,22 +20,34 @@ if TYPE_CHECKING:
     from simmarket.model import Model
 
 
+#: User attributes, each drawn from its own child of the population stream.
+ATTRIBUTES = ("topic", "knowledge", "sharing", "activity", "creator", "access")
+
+
 class Users:
-    """State of every user, drawn at t = 0 from the population stream."""
+    """State of every user, drawn at t = 0 from the population stream.
+
+    Each attribute has its own spawned stream, so that changing one distribution (say the
+    sharing Beta, whose sampler consumes a variable number of draws) leaves every other
+    attribute of every user unchanged: scenarios differ only where they are meant to.
+    """
 
     def __init__(self, cfg, rng: np.random.Generator):
         u = cfg.users
         n = self.n = u.n
-        self.topic = rng.integers(0, u.topics, n)
-        self.knowledge = rng.lognormal(np.log(u.knowledge_median), u.knowledge_sigma, n)
+        draw = dict(zip(ATTRIBUTES, rng.spawn(len(ATTRIBUTES))))
+        self.topic = draw["topic"].integers(0, u.topics, n)
+        self.knowledge = draw["knowledge"].lognormal(
+            np.log(u.knowledge_median), u.knowledge_sigma, n)
         self.knowledge_initial = self.knowledge.copy()
-        self.sharing = rng.beta(u.sharing_a, u.sharing_b, n)
+        self.sharing = draw["sharing"].beta(u.sharing_a, u.sharing_b, n)
         self.sharing_initial = self.sharing.copy()
-        self.activity = rng.lognormal(np.log(u.activity_median), u.activity_sigma, n)
-        self.creator = rng.beta(u.creator_a, u.creator_b, n)
+        self.activity = draw["activity"].lognormal(
+            np.log(u.activity_median), u.activity_sigma, n)
+        self.creator = draw["creator"].beta(u.creator_a, u.creator_b, n)
         # A fixed uniform per user: users with access_draw < access_share own a device, so a
         # rising access share (R&D promotion path) adds users without reshuffling the rest.
-        self.access_draw = rng.random(n)
+        self.access_draw = draw["access"].random(n)
         self.items_created = np.zeros(n, np.int64)
         self.shares = np.zeros(n, np.int64)
         self.hides = np.zeros(n, np.int64)

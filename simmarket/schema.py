@@ -110,6 +110,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
     }, pk="period")
     db["connection_curve"].create({
         "c": int, "connections": int, "value_sum": float, "value_per_quality_sum": float,
+        "within_item_change_sum": float,
     }, pk="c")
     db["policy_changes"].create({
         "t": float, "lever": str, "old_value": float, "new_value": float,

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simmarket.items import OWNER_FIRM, OWNER_TYPES
+from simmarket.pairs import PairSet
 
 if TYPE_CHECKING:
     from simmarket.model import Model
@@ -180,7 +181,8 @@ class ValueEncounter:
         self._affinity = self.affinity.tolist()
         self._platform_node = model.network.node("platform", PLATFORM)
         self._firm_node0 = model.network.node("firm", 0)
-        self.members: set[int] = set()
+        self.members = PairSet()  # (owner, user): community membership, once per owner
+        self.connected = PairSet()  # (item, user): a user connects to an item once
         self.firm_community: dict[int, int] = {}
         self.platform_total = 0.0
         # the connection value curve: value of the c-th connection of an item, summed by c,
@@ -189,6 +191,8 @@ class ValueEncounter:
         self.curve_n: list[int] = []
         self.curve_value: list[float] = []
         self.curve_relative: list[float] = []
+        # within items: v of the c-th connection minus v of the same item's (c-1)-th, summed
+        self.curve_delta: list[float] = []
         self.owned = (np.zeros((cfg.users.n, cfg.users.topics), np.int32)
                       if model.industrial else None)
         self._reset_period()
@@ -223,17 +227,21 @@ class ValueEncounter:
                         OWNER_TYPES[items.owner_type.item(j)], weight))
         w_s = 0.0 if m.industrial else cfg.w_social
         reach = 1.0 - m.cfg.tech.hci_friction
-        conns = items.connections
+        conns, n_users, connected = items.connections, m.users.n, self.connected
         for j, logit, a, u in zip(feed, static, affinity, draws):
             logit += w_s * math.log1p(conns.item(j))  # the live community effect
             if logit < -700.0 or u * (1.0 + math.exp(-logit)) >= reach:
                 continue
             if items.owner.item(j) == user and items.owner_type.item(j) != OWNER_FIRM:
                 continue  # one's own item
-            if m.industrial:
-                self._purchase(user, j, a)
-            else:
+            key = j * n_users + user
+            if key in connected:
+                continue  # the use right is already held: seeing it again adds nothing
+            if m.industrial and not self._purchase(user, j, a):
+                continue
+            if not m.industrial:
                 self._connect(user, j, a)
+            connected.add(key)
 
     def _connect(self, user: int, j: int, aff: float) -> None:
         """A use-right connection: value v, paid in full (no consumer surplus)."""
@@ -245,21 +253,22 @@ class ValueEncounter:
         self._settle(user, j, v, v)
         self._join(user, j)
 
-    def _purchase(self, user: int, j: int, aff: float) -> None:
+    def _purchase(self, user: int, j: int, aff: float) -> bool:
         """Industrial mode: buy one rival unit if its utility covers the price."""
         m = self.model
         cfg, items = m.cfg, m.items
         if items.units_left[j] <= 0:
-            return
+            return False
         owned = int(self.owned[user, items.topic[j]])
         v = cfg.encounter.value_scale * float(items.quality[j]) * aff * (
             (owned + 1) ** -cfg.industrial.diminishing)
         price = float(items.price[j])
         if v < price:
-            return
+            return False
         items.units_left[j] -= 1
         self.owned[user, items.topic[j]] += 1
         self._settle(user, j, v, price)
+        return True
 
     def _settle(self, user: int, j: int, v: float, price: float) -> None:
         """Record a connection of perceived value v paid at `price`, split owner/platform."""
@@ -274,9 +283,13 @@ class ValueEncounter:
             self.curve_n.append(0)
             self.curve_value.append(0.0)
             self.curve_relative.append(0.0)
+            self.curve_delta.append(0.0)
         self.curve_n[c] += 1
         self.curve_value[c] += v
         self.curve_relative[c] += v / items.quality.item(j)
+        if c:
+            self.curve_delta[c] += v - items.last_value.item(j)
+        items.last_value[j] = v
         items.connections[j] = c + 1
         items.value[j] += price  # value paid for the item (= v in metaverse mode)
         m.users.connections_made[user] += 1

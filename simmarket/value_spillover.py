@@ -105,7 +105,7 @@ class ValueSpillover:
         """SimPy process: write the initial state, then step every economy period."""
         m = self.model
         econ = m.cfg.economy
-        u0 = econ.data_labour_share if econ.mode == "paper" else 0.0
+        u0 = econ.data_labour_share  # coupled mode too, until the platform has a step
         first = self.economy.state(u0, 0.0, self.economy.output(u0))
         self.economy.Y_last = first["Y"]
         self._write(0, first, 0.0)

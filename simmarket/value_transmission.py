@@ -5,7 +5,8 @@ Firms consume users' content a second time. Each firm is a SimPy process with ca
 focus topic and a scan interval. A data-driven firm scans its topic, ranks items by a mix of
 recent connections (weight ``short_termism``) and quality, and for the top ones weighs the
 revenue a derivative would earn against the licence fee and the cost of re-creation. The fee,
-``ip x (license_rate x value so far + license_minimum)``, pays the original creator; strong IP
+``ip x (license_rate x expected revenue + license_minimum)``, a royalty on what the firm
+expects the derivative to earn, pays the original creator; strong IP
 protection also makes re-creation costlier (``recreation_cost x (1 + ip)``), so derivatives get
 rarer, while weak protection is free copying. A derivative is a new item (quality uplift,
 ``parent`` = the original) that earns connection value for the firm. Firms pay running costs
@@ -183,7 +184,7 @@ class ValueTransmission:
         uplift = 1.0 + fees.quality_uplift
         expected = ((1.0 - cfg.encounter.platform_fee) * per_conn * uplift * (recent + 1)
                     * fees.revenue_horizon)
-        fee = ip * (fees.license_rate * float(items.value[j]) + fees.license_minimum)
+        fee = ip * (fees.license_rate * expected + fees.license_minimum)
         cost = fees.recreation_cost * (1.0 + ip)
         if expected <= fee + cost or firm.capital < fee + cost:
             return

@@ -205,7 +205,9 @@ V_CONNECTION_VALUE_CURVE = View(
     "increasing marginal value (metaverse corner); falling: diminishing (industrial "
     "corner). Better items reach higher c, so the raw mean rises by selection alone; the "
     "per-quality columns divide each connection's value by its item's quality and take "
-    "that selection out. High c rests on few items: read it with the items column.",
+    "that selection out. High c rests on few items: read it with the items column. "
+    "within_item_change compares each connection with the previous one on the same item, "
+    "free of any selection of items: the cleanest test of the claim.",
     {
         "c": "rank of the connection on its item (1 = first connection)",
         "items": "items that reached c connections (count; connection_curve.connections)",
@@ -219,6 +221,8 @@ V_CONNECTION_VALUE_CURVE = View(
         "cumulative_value": "sum of marginal_value up to c: the value of an item's first c "
                             "connections on the mean curve (value units)",
         "items_share": "items / items with a first connection: survival of items to c (0-1)",
+        "within_item_change": "mean over items of v(c) - v(c - 1) on the same item (value "
+                              "units); free of the selection of items into high c",
     },
     """
 SELECT c, connections AS items, value_sum,
@@ -230,7 +234,9 @@ SELECT c, connections AS items, value_sum,
          - LAG(value_per_quality_sum / NULLIF(connections, 0)) OVER (ORDER BY c)
          AS marginal_change_per_quality,
        SUM(value_sum / NULLIF(connections, 0)) OVER (ORDER BY c) AS cumulative_value,
-       connections * 1.0 / FIRST_VALUE(connections) OVER (ORDER BY c) AS items_share
+       connections * 1.0 / FIRST_VALUE(connections) OVER (ORDER BY c) AS items_share,
+       CASE WHEN c > 1 THEN within_item_change_sum / NULLIF(connections, 0) END
+         AS within_item_change
 FROM connection_curve""",
 )
 

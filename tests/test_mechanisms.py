@@ -119,12 +119,11 @@ def test_industrial_mode_is_rival_with_surplus_and_no_communities(tmp_path):
 def test_marginal_value_rises_in_metaverse_and_falls_in_industrial(tmp_path):
     """Paper 000 Fig. 1 / §3(一)1, computed from the connection_curve of each mode.
 
-    Per unit of item quality, so that good items reaching high c do not fake a rising curve.
+    Within items (v of an item's c-th connection minus its (c-1)-th), so that good items
+    reaching high c do not fake a rising curve.
     """
-    slope = """SELECT (SELECT SUM(value_per_quality_sum) / SUM(connections)
-                        FROM connection_curve WHERE c BETWEEN 11 AND 30)
-                    - (SELECT SUM(value_per_quality_sum) / SUM(connections)
-                        FROM connection_curve WHERE c BETWEEN 1 AND 5)"""
+    slope = """SELECT SUM(within_item_change_sum) / SUM(connections)
+               FROM connection_curve WHERE c > 1"""
     meta = run_small(tmp_path / "m.db", {"horizon_days": 84})
     ind = run_small(tmp_path / "i.db", {"horizon_days": 84, "mode": "industrial"})
     assert scalar(meta, slope) > 0
@@ -247,3 +246,22 @@ def test_a_policy_raising_device_access_brings_users_in(tmp_path):
     assert after > 3 * before
     assert conn.execute("SELECT t, lever, old_value, new_value FROM policy_changes").fetchall() \
         == [(21.0, "tech.access_share", 0.1, 1.0)]
+
+
+def test_common_random_numbers_across_scenarios():
+    """Changing one user distribution leaves every other attribute of every user as it was,
+    so paired scenario comparisons differ only where they are meant to."""
+    import numpy as np
+
+    from simmarket.config import config_from_dict
+    from simmarket.population import Users
+    from simmarket.streams import Streams
+
+    def users(extra):
+        cfg = config_from_dict({"users": {"n": 2000, **extra}})
+        return Users(cfg, Streams(cfg.seed)["population"])
+
+    base, other = users({}), users({"sharing_a": 0.01, "sharing_b": 500.0})
+    assert not np.array_equal(base.sharing, other.sharing)
+    for name in ("topic", "knowledge", "activity", "creator", "access_draw"):
+        assert np.array_equal(getattr(base, name), getattr(other, name)), name

@@ -93,3 +93,46 @@ def test_no_documented_key_is_stale(odd_text):
     assert documented, "no parameter tables found in docs/ODD.md"
     stale = sorted(documented - set(KEYS))
     assert not stale, f"docs/ODD.md documents config keys the code no longer has: {stale}"
+
+
+def _default(key: str) -> object:
+    """The default of a config key, from the code (a fresh Config)."""
+    obj: object = Config()
+    for part in key.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _documented_defaults(text: str) -> dict[str, str]:
+    """`key` -> the default cell of its parameter-table row (| `key` | symbol | default |)."""
+    rows = re.findall(r"^\| `([a-z_.]+)` \| [^|]* \| ([^|]+) \|", text, flags=re.MULTILINE)
+    return {key: cell.strip() for key, cell in rows}
+
+
+def _as_number(cell: str) -> float | None:
+    cell = cell.strip("` ").replace(",", "")
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def test_documented_defaults_match_the_code(odd_text):
+    """A default changed in config.py must change in the ODD's parameter tables too."""
+    wrong = []
+    for key, cell in _documented_defaults(odd_text).items():
+        if key not in KEYS or key.startswith("policy.schedule"):
+            continue
+        value = _default(key)
+        if isinstance(value, bool):
+            ok = cell.strip("` ").lower() == str(value).lower()
+        elif isinstance(value, int | float):
+            number = _as_number(cell)
+            ok = number is None or abs(number - float(value)) <= 1e-9 * max(1.0, abs(value))
+        elif isinstance(value, str):
+            ok = value in cell
+        else:
+            continue
+        if not ok:
+            wrong.append(f"{key}: ODD says {cell!r}, code says {value!r}")
+    assert not wrong, "\n".join(wrong)
