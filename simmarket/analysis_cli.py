@@ -71,13 +71,32 @@ def _query(args: argparse.Namespace) -> int:
     elif args.json:
         sys.stdout.write(to_json(names, rows) + "\n")
     else:
-        table = Table(*names, caption=f"{len(rows):,} rows")
-        for row in rows:
-            table.add_row(*(format_cell(v) for v in row))
-        Console().print(table)
+        _print_rows(names, [[format_cell(v) for v in row] for row in rows])
     if not info.finished:
         Console(stderr=True).print(f"[yellow]note:[/] {info.status_note}", highlight=False)
     return 0
+
+
+def _print_rows(names: list[str], cells: list[list[str]]) -> None:
+    """A table; or, when it is wider than the terminal, one block per row (like psql's
+    expanded display), so that no column is squeezed to an ellipsis."""
+    console = Console()
+    table = Table(*names, caption=f"{len(cells):,} rows")
+    for row in cells:
+        table.add_row(*row)
+    natural = sum(max([len(n)] + [len(r[k]) for r in cells]) + 3
+                  for k, n in enumerate(names)) + 1
+    if natural <= console.width:
+        console.print(table)
+        return
+    for i, row in enumerate(cells, start=1):
+        record = Table(title=f"row {i}", show_header=False, title_justify="left")
+        record.add_column(style="bold")
+        record.add_column(overflow="fold")
+        for name, cell in zip(names, row):
+            record.add_row(name, cell)
+        console.print(record)
+    console.print(f"{len(cells):,} rows")
 
 
 def _report(args: argparse.Namespace) -> int:

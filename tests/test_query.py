@@ -227,3 +227,16 @@ def test_open_run_describes_the_run(small_db):
     assert info.config["horizon_days"] == info.horizon_days
     with pytest.raises(AnalysisError):
         open_run(small_db.parent / "missing.db")
+
+
+def test_wide_results_print_one_block_per_row_in_a_narrow_terminal(small_db, monkeypatch, capsys):
+    """No column is squeezed to an ellipsis: too wide for the terminal, rows go vertical."""
+    from simmarket.cli import main
+
+    monkeypatch.setenv("COLUMNS", "60")
+    assert main(["query", str(small_db), "SELECT * FROM v_value_encounter LIMIT 2"]) == 0
+    out = capsys.readouterr().out
+    assert "row 1" in out and "row 2" in out and "connection_rate" in out and "…" not in out
+    assert main(["query", str(small_db), "SELECT period FROM v_inequality LIMIT 2"]) == 0
+    out = capsys.readouterr().out
+    assert "row 1" not in out and "period" in out
