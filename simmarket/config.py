@@ -69,7 +69,7 @@ class Encounter(Section):
     w_recency: NonNeg = Field(0.25, description="recommender: weight of the recency channel")
     w_exploration: NonNeg = Field(0.15, description="recommender: weight of uniform exploration")
     topic_match: Unit = Field(
-        0.6, description="share of feed slots the recommender keeps in the user's own topic")
+        0.8, description="share of feed slots the recommender keeps in the user's own topic")
     popularity_exponent: NonNeg = Field(1.5, description="gamma in (c_j + 1)^gamma")
     recency_window: int = Field(300, ge=1, description="recency channel: the newest R items")
     refresh_days: Pos = Field(0.25, description="days between recommender index refreshes")
@@ -102,8 +102,12 @@ class Tech(Section):
 
     access_share: Unit = Field(1.0, description="share of users with a device (~0.01 VR-only)")
     hci_friction: Unit = Field(0.1, description="share of would-be connections lost to HCI")
+    systems: int = Field(
+        4, ge=1, le=1000, description="incompatible systems (devices, protocols, data formats)"
+                                      " users and their content belong to")
     interoperability: Unit = Field(
-        0.5, description="how far feeds may cross topics (0 = walled topic gardens)")
+        0.5, description="share of feed slots that may show content made in another system "
+                         "(0 = separate worlds)")
 
 
 class Firms(Section):

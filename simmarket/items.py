@@ -19,6 +19,7 @@ _FIELDS: dict[str, tuple[type, object]] = {
     "owner_type": (np.int8, OWNER_USER),
     "parent": (np.int64, -1),
     "topic": (np.int32, 0),
+    "system": (np.int32, 0),
     "quality": (np.float64, 0.0),
     "production_time": (np.float64, 0.0),
     "price": (np.float64, 0.0),
@@ -44,7 +45,7 @@ class Items:
 
     def add(self, t: float, owner: int, owner_type: int, topic: int, quality: float,
             production_time: float = 0.0, parent: int = -1, price: float = 0.0,
-            units: int = 0, violation: bool = False) -> int:
+            units: int = 0, violation: bool = False, system: int = 0) -> int:
         """Release one item; returns its id."""
         if self.n == self._cap:
             self._grow()
@@ -54,6 +55,7 @@ class Items:
         self.owner_type[j] = owner_type
         self.parent[j] = parent
         self.topic[j] = topic
+        self.system[j] = system
         self.quality[j] = quality
         self.production_time[j] = production_time
         self.price[j] = price

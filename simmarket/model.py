@@ -128,8 +128,12 @@ class Model:
                  if self.industrial else 0.0)
         units = cfg.industrial.units_per_item if self.industrial else 0
         violation = owner_type == OWNER_USER and self.government.violates()
+        # content lives in its maker's system; a derivative in its original's
+        system = (self.users.system[owner] if owner_type == OWNER_USER
+                  else self.items.system[parent])
         item = self.items.add(t, owner, owner_type, topic, quality, production_time,
-                              parent=parent, price=price, units=units, violation=violation)
+                              parent=parent, price=price, units=units, violation=violation,
+                              system=int(system))
         self.spillover.items += 1
         return item
 
@@ -185,7 +189,7 @@ class Model:
         """Users, items and firms as they stand at the end (or at the interruption)."""
         u, it, store = self.users, self.items, self.store
         store.write_columns("users", {
-            "user_id": np.arange(u.n), "topic": u.topic,
+            "user_id": np.arange(u.n), "topic": u.topic, "system": u.system,
             "knowledge_initial": u.knowledge_initial, "knowledge": u.knowledge,
             "sharing_initial": u.sharing_initial, "sharing": u.sharing,
             "activity_rate": u.activity, "creator_propensity": u.creator,
@@ -201,7 +205,8 @@ class Model:
             "owner_id": it.view("owner"),
             "owner_type": np.array(OWNER_TYPES)[it.view("owner_type")],
             "parent_id": np.where(parent >= 0, parent, None),
-            "topic": it.view("topic"), "quality": it.view("quality"),
+            "topic": it.view("topic"), "system": it.view("system"),
+            "quality": it.view("quality"),
             "production_time": it.view("production_time"),
             "price": np.where(it.view("price") > 0, it.view("price"), None),
             "connections": it.view("connections"), "value": it.view("value"),

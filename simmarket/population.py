@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 #: User attributes, each drawn from its own child of the population stream.
-ATTRIBUTES = ("topic", "knowledge", "sharing", "activity", "creator", "access")
+ATTRIBUTES = ("topic", "knowledge", "sharing", "activity", "creator", "access", "system")
 
 
 class Users:
@@ -48,6 +48,8 @@ class Users:
         # A fixed uniform per user: users with access_draw < access_share own a device, so a
         # rising access share (R&D promotion path) adds users without reshuffling the rest.
         self.access_draw = draw["access"].random(n)
+        # the technical system (device, protocol family) a user works in (paper 001 §二(一)3)
+        self.system = draw["system"].integers(0, cfg.tech.systems, n)
         self.items_created = np.zeros(n, np.int64)
         self.shares = np.zeros(n, np.int64)
         self.hides = np.zeros(n, np.int64)

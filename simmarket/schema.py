@@ -59,7 +59,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db["event_kinds"].insert_all(
         [{"kind": k, "description": d} for k, d in EVENT_KINDS.items()])
     db["users"].create({
-        "user_id": int, "topic": int, "knowledge_initial": float, "knowledge": float,
+        "user_id": int, "topic": int, "system": int, "knowledge_initial": float, "knowledge": float,
         "sharing_initial": float, "sharing": float, "activity_rate": float,
         "creator_propensity": float, "device_access": int, "items_created": int,
         "shares": int, "hides": int, "connections_made": int, "income": float,
@@ -67,7 +67,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
     }, pk="user_id")
     db["items"].create({
         "item_id": int, "t_created": float, "owner_id": int, "owner_type": str,
-        "parent_id": int, "topic": int, "quality": float,
+        "parent_id": int, "topic": int, "system": int, "quality": float,
         "production_time": float, "price": float, "connections": int, "value": float,
         "removed": int,
     }, pk="item_id")

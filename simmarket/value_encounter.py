@@ -1,18 +1,20 @@
 """Platform layer — value encounter under the community logic (paper §3.3.2, §4.2.2).
 
-A browsing user is shown a feed of F items by the platform's recommender. Each feed slot is
-drawn either from the user's own topic or platform-wide — the own-topic share is
-``1 - interoperability x (1 - topic_match)``, so with no interoperability (walled gardens)
-a user sees only their own topic, and an own-topic slot stays empty while the topic has no
-content — and, within that scope, from one of three channels:
-popularity (item j with weight ``(c_j + 1)^gamma``, preferential), recency (the newest R items)
-or exploration (uniform). The recommender recomputes its ranking index every
-``refresh_days``, as platforms rank in batch.
+A browsing user is shown a feed of F items by the platform's recommender. Each feed slot has
+a topic scope (the user's own topic w.p. ``topic_match``, else any) and a system scope: users
+and their content live in one of ``tech.systems`` incompatible technical systems (paper 001
+§二(一)3), and a slot may show content from another system only w.p. ``interoperability`` —
+with none, the systems are separate worlds. A slot whose scope has no content yet stays empty.
+Within its scope a slot comes from one of three channels: popularity (item j with weight
+``(c_j + 1)^gamma``, preferential), recency (the newest R items) or exploration (uniform).
+The recommender recomputes its ranking index every ``refresh_days``, as platforms rank in
+batch.
 
 Each impression becomes a *connection* with probability
 ``(1 - hci_friction) x sigmoid(w_q q_j + w_a affinity + w_s log(1 + c_j) - tau)``; ``w_s`` is the
-community (social-proof) effect. A connection is a use right, not ownership: the item gains a
-connection, the user joins the owner's community, and value is realised,
+community (social-proof) effect. A connection is a use right, not ownership, acquired once
+per user and item: the item gains a connection (so ``c_j`` counts its community), the user
+joins the owner's community, and value is realised,
 ``v_ij = value_scale x q_j x affinity x (1 + eta n(c_j))`` with ``n`` the network-value function
 of the item's community size (none, log = Odlyzko-Tilly, linear = Metcalfe). There is no
 consumer surplus (connection-value theory): the user pays exactly ``v_ij``; the owner receives
@@ -75,66 +77,82 @@ class Recommender:
         self.refreshed_at = -math.inf
 
     def refresh(self) -> None:
-        """Rebuild the index: eligible items sorted by topic (then id), cumulative weights.
+        """Rebuild the index: eligible items in four orders, with cumulative weights.
 
-        The arrays hold two segments: the eligible items grouped by topic, then all eligible
-        items by id (the platform-wide scope), with one cumulative-weight array across both,
-        so one ``searchsorted`` serves every slot of a feed.
+        One array holds four segments of the eligible items — grouped by (system, topic), by
+        topic, by system, and all of them — each group in id order (newest last), with one
+        cumulative-weight array across all four, so one ``searchsorted`` serves every slot of
+        a feed whatever its scope.
         """
         m = self.model
         items, cfg = m.items, m.cfg.encounter
+        n_topics, n_systems = m.cfg.users.topics, m.cfg.tech.systems
         eligible = ~items.view("removed")
         if m.industrial:
             eligible &= items.view("units_left") > 0
         ids = np.flatnonzero(eligible)
+        n = self.size = len(ids)
         weights = (items.view("connections")[ids] + 1.0) ** cfg.popularity_exponent
-        topics = items.view("topic")[ids]
-        order = np.argsort(topics, kind="stable")
-        self.ids = np.concatenate([ids[order], ids])
-        self.cum = np.cumsum(np.concatenate([weights[order], weights]))
-        t_range = np.arange(m.cfg.users.topics)
-        sorted_topics = topics[order]
-        self.start = np.searchsorted(sorted_topics, t_range, side="left")
-        self.end = np.searchsorted(sorted_topics, t_range, side="right")
-        self.size = len(ids)
+        topic = items.view("topic")[ids].astype(np.int64)
+        system = items.view("system")[ids].astype(np.int64)
+        keys = (system * n_topics + topic, topic, system)
+        orders = [np.argsort(k, kind="stable") for k in keys] + [np.arange(n)]
+        self.ids = np.concatenate([ids[o] for o in orders])
+        self.cum = np.cumsum(np.concatenate([weights[o] for o in orders]))
+        st = _bounds(keys[0][orders[0]], n_systems * n_topics, 0)
+        by_topic = _bounds(keys[1][orders[1]], n_topics, n)
+        by_system = _bounds(keys[2][orders[2]], n_systems, 2 * n)
+        #: [system][topic] -> bounds of the four scopes: (own system, own topic),
+        #: (any system, own topic), (own system, any topic), (any system, any topic)
+        self._scopes = [[np.array([st[s * n_topics + t], by_topic[t], by_system[s],
+                                   (3 * n, 4 * n)]) for t in range(n_topics)]
+                        for s in range(n_systems)]
+        #: topic bounds (absolute positions in ids), as firms scan a topic across systems
+        self.start = np.array([b[0] for b in by_topic])
+        self.end = np.array([b[1] for b in by_topic])
         self.refreshed_at = m.env.now
-        self._bounds = list(zip(self.start.tolist(), self.end.tolist()))
         self.levers_changed()
 
     def _reset_buffers(self) -> None:
         """Discard pre-drawn feeds (the index or a lever changed); size the next batches by
         each topic's demand since the last reset."""
-        topics = self.model.cfg.users.topics
-        used = getattr(self, "_used", [FEED_BATCH] * topics)
+        cfg = self.model.cfg
+        groups = cfg.users.topics * cfg.tech.systems
+        used = getattr(self, "_used", [FEED_BATCH] * groups)
+        if len(used) != groups:
+            used = [FEED_BATCH] * groups
         self._batch = [u + u // 8 for u in used]
-        self._used = [0] * topics
-        self._buffers: list[list[Feed]] = [[] for _ in range(topics)]
+        self._used = [0] * groups
+        self._buffers: list[list[Feed]] = [[] for _ in range(groups)]
 
-    def next_feed(self, topic: int) -> Feed:
-        """The next feed for a user of `topic`, from that topic's buffer of pre-drawn feeds."""
-        buffer = self._buffers[topic]
+    def next_feed(self, system: int, topic: int) -> Feed:
+        """The next feed for a user of (`system`, `topic`), from that group's buffer."""
+        g = system * self.model.cfg.users.topics + topic
+        buffer = self._buffers[g]
         if not buffer:
-            size = self._batch[topic] if self._used[topic] == 0 else self._batch[topic] // 4
-            buffer = self._buffers[topic] = self._draw_feeds(topic, max(8, size))
-        self._used[topic] += 1
+            size = self._batch[g] if self._used[g] == 0 else self._batch[g] // 4
+            buffer = self._buffers[g] = self._draw_feeds(system, topic, max(8, size))
+        self._used[g] += 1
         return buffer.pop()
 
-    def _draw_feeds(self, topic: int, count: int) -> list[Feed]:
-        """Draw `count` feeds for users of `topic` at once, vectorised.
+    def _draw_feeds(self, system: int, topic: int, count: int) -> list[Feed]:
+        """Draw `count` feeds for users of (`system`, `topic`) at once, vectorised.
 
-        A feed depends only on the index (fixed until the next refresh), the user's topic and
-        random draws, so feeds are drawn in batches. Each slot: scope (own topic or
-        platform-wide), channel, position; then the slot's static part of the connection
-        logit and the uniform its connection decision will use. Duplicate items within a feed
-        and empty own-topic slots are dropped.
+        A feed depends only on the index (fixed until the next refresh), the user's system
+        and topic, and random draws, so feeds are drawn in batches. Each slot: its topic scope
+        (the user's topic w.p. topic_match), its system scope (any system w.p.
+        interoperability, else the user's own), its channel and position; then the slot's
+        static part of the connection logit and the uniform its decision will use. Duplicate
+        items within a feed and slots whose scope is empty are dropped.
         """
         m = self.model
         cfg = m.cfg.encounter
-        u = self._rng.random((4, count, cfg.feed_size))
-        n, (lo, hi), cum = self.size, self._bounds[topic], self.cum
-        own = u[0] < self.own_share
-        s = np.where(own, lo, n)
-        e = np.where(own, hi, 2 * n)
+        u = self._rng.random((5, count, cfg.feed_size))
+        cum = self.cum
+        scope = (u[0] >= cfg.topic_match).astype(np.int64) * 2 + (
+            u[3] < m.cfg.tech.interoperability)
+        bounds = self._scopes[system][topic][scope]
+        s, e = bounds[..., 0], bounds[..., 1]
         size = e - s
         base = np.where(s > 0, cum[s - 1], 0.0)
         target = base + u[2] * (cum[np.maximum(e - 1, 0)] - base)
@@ -142,7 +160,7 @@ class Recommender:
         recent = e - 1 - (u[2] * np.minimum(size, cfg.recency_window)).astype(np.int64)
         explore = s + (u[2] * size).astype(np.int64)
         pos = np.where(u[1] < self.p_pop, popular, np.where(u[1] < self.p_rec, recent, explore))
-        keep = size > 0  # an own-topic slot with nothing in the topic stays empty
+        keep = size > 0  # a slot whose scope has no content yet stays empty
         item = self.ids[np.where(keep, pos, 0)]
         order = np.argsort(item, axis=1, kind="stable")
         ranked = np.take_along_axis(item, order, axis=1)
@@ -153,7 +171,7 @@ class Recommender:
         aff = self.model.encounter.affinity[topic, items.topic[item]]
         static = cfg.w_quality * items.quality[item] + cfg.w_affinity * aff - cfg.threshold
         whole = keep.all(axis=1).tolist()
-        rows = zip(item.tolist(), static.tolist(), aff.tolist(), u[3].tolist(), keep.tolist())
+        rows = zip(item.tolist(), static.tolist(), aff.tolist(), u[4].tolist(), keep.tolist())
         return [(i, st, a, d) if full else
                 (list(compress(i, k)), list(compress(st, k)), list(compress(a, k)),
                  list(compress(d, k)))
@@ -167,7 +185,13 @@ class Recommender:
         w = cfg.w_popularity + cfg.w_recency + cfg.w_exploration
         self.p_pop = cfg.w_popularity / w
         self.p_rec = (cfg.w_popularity + cfg.w_recency) / w
-        self.own_share = 1.0 - m.cfg.tech.interoperability * (1.0 - cfg.topic_match)
+
+
+def _bounds(sorted_keys: np.ndarray, groups: int, offset: int) -> list[tuple[int, int]]:
+    """(start, end) of each key 0 .. groups-1 in sorted_keys, shifted by offset."""
+    lo = np.searchsorted(sorted_keys, np.arange(groups), side="left") + offset
+    hi = np.searchsorted(sorted_keys, np.arange(groups), side="right") + offset
+    return list(zip(lo.tolist(), hi.tolist()))
 
 
 class ValueEncounter:
@@ -216,7 +240,7 @@ class ValueEncounter:
         if rec.size == 0:
             return
         topic = int(m.users.topic[user])
-        feed, static, affinity, draws = rec.next_feed(topic)
+        feed, static, affinity, draws = rec.next_feed(int(m.users.system[user]), topic)
         items = m.items
         self.impressions += len(feed)
         rate = cfg.impression_sample_rate

@@ -130,14 +130,28 @@ def test_marginal_value_rises_in_metaverse_and_falls_in_industrial(tmp_path):
     assert scalar(ind, slope) < 0
 
 
-def test_without_interoperability_feeds_stay_in_the_users_topic(tmp_path):
-    conn = run_small(tmp_path / "w.db", {"tech": {"interoperability": 0.0},
+CROSS = """SELECT COUNT(*) FROM events e JOIN users u ON u.user_id = e.actor_id
+           JOIN items i ON i.item_id = e.item_id
+           WHERE e.kind = 'impression' AND u.{0} != i.{0}"""
+
+
+def test_without_interoperability_systems_are_separate_worlds(tmp_path):
+    """Paper 001 §二(一)3: content made in one system cannot be used in another."""
+    conn = run_small(tmp_path / "w.db", {"tech": {"interoperability": 0.0, "systems": 3},
                                          "encounter": {"impression_sample_rate": 1.0}})
-    cross = scalar(conn, """SELECT COUNT(*) FROM events e JOIN users u ON u.user_id = e.actor_id
-                            JOIN items i ON i.item_id = e.item_id
-                            WHERE e.kind = 'impression' AND u.topic != i.topic""")
-    assert cross == 0
-    assert scalar(conn, "SELECT COUNT(*) FROM events WHERE kind = 'impression'") > 0
+    assert scalar(conn, CROSS.format("system")) == 0
+    assert scalar(conn, CROSS.format("topic")) > 0  # topics still mix (topic_match < 1)
+    assert scalar(conn, "SELECT COUNT(DISTINCT system) FROM items") == 3
+    # derivatives live in their original's system
+    assert scalar(conn, """SELECT COUNT(*) FROM items d JOIN items o ON o.item_id = d.parent_id
+                           WHERE d.system != o.system""") == 0
+
+
+def test_full_topic_match_keeps_feeds_in_the_users_topic(tmp_path):
+    conn = run_small(tmp_path / "t.db", {"encounter": {"topic_match": 1.0,
+                                                       "impression_sample_rate": 1.0}})
+    assert scalar(conn, CROSS.format("topic")) == 0
+    assert scalar(conn, CROSS.format("system")) > 0
 
 
 def test_hci_friction_lowers_connections(tmp_path):
