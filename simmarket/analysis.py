@@ -131,32 +131,24 @@ def headlines(db: Source) -> pd.DataFrame:
 
 # -- the shape of the connection value curve -------------------------------------------------
 
+#: By c: the mean change of value from an item's (c-1)-th to its c-th connection, recorded
+#: during the run in connection_curve (the event log gives the same, item by item).
 WITHIN_ITEM_SQL = """
-SELECT c, COUNT(*) AS pairs, AVG(change) AS mean_change
-FROM (SELECT ROW_NUMBER() OVER w AS c, value - LAG(value) OVER w AS change
-      FROM events WHERE kind = 'connection'
-      WINDOW w AS (PARTITION BY item_id ORDER BY event_id))
-WHERE c > 1 GROUP BY c ORDER BY c"""
+SELECT c, connections AS pairs, within_item_change_sum / connections AS mean_change
+FROM connection_curve WHERE c > 1 AND connections > 0 ORDER BY c"""
 
-
-#: The mean of those changes over all pairs, in one pass over the (kind, item_id) index: an
-#: item's changes telescope to its last connection's value minus its first's.
+#: The mean of those changes over all pairs.
 WITHIN_ITEM_MEAN_SQL = """
-WITH ends AS (
-  SELECT COUNT(*) AS n, MIN(event_id) AS first_id, MAX(event_id) AS last_id
-  FROM events WHERE kind = 'connection' GROUP BY item_id HAVING COUNT(*) > 1)
-SELECT SUM(n - 1) AS pairs,
-       SUM((SELECT value FROM events WHERE event_id = last_id)
-           - (SELECT value FROM events WHERE event_id = first_id)) / SUM(n - 1) AS mean_change
-FROM ends"""
+SELECT SUM(connections) AS pairs, SUM(within_item_change_sum) / SUM(connections) AS mean_change
+FROM connection_curve WHERE c > 1"""
 
 
 def within_item_changes(db: Source) -> pd.DataFrame:
     """Mean change of value from an item's (c-1)-th to its c-th connection, by c.
 
-    Computed from the event log, item by item, so it is free of the selection that shapes
-    the mean curve (items that reach many connections are the better items). Reads every
-    connection event: seconds on a run of tens of millions of events.
+    Item by item, so it is free of the selection that shapes the mean curve (items that
+    reach many connections are the better items). Recorded during the run in
+    ``connection_curve``, so it costs nothing however long the log.
     """
     with connect(db) as conn:
         return pd.read_sql_query(WITHIN_ITEM_SQL, conn)
@@ -171,8 +163,8 @@ class CurveTrend:
     Better items reach higher c, so this raw curve rises by selection alone.
     ``slope_per_quality``: the same with each value divided by its item's quality, which
     takes that selection out. ``within_change``: the mean change of value from one
-    connection of an item to its next, item by item (from the event log; None when not
-    computed). A direction is "rises" or "falls" when the figure's sign says so beyond
+    connection of an item to its next, item by item (None when not computed). A
+    direction is "rises" or "falls" when the figure's sign says so beyond
     ``tolerance`` x the mean figure, else "flat".
     """
 

@@ -2,7 +2,7 @@
 
     simmarket query DB "SQL" [--csv | --json]
     simmarket report DB [--plots DIR]
-    simmarket compare A.db B.db [...] [--json] [--no-within]
+    simmarket compare A.db B.db [...] [--json]
     simmarket browse DB [--port N] [--open]
 
 ``simmarket.cli`` registers them with :func:`add_parsers` and hands parsed arguments to
@@ -36,13 +36,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("report", help="report a run: config, status, figures, plots")
     r.add_argument("db", help="run database (.db)")
     r.add_argument("--plots", metavar="DIR", help="also write PNG plots into DIR")
-    r.add_argument("--no-within", action="store_true",
-                   help="skip the item-by-item curve check (reads every connection event)")
     c = sub.add_parser("compare", help="headline figures of several runs side by side")
     c.add_argument("dbs", nargs="+", metavar="DB", help="two or more run databases")
     c.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    c.add_argument("--no-within", action="store_true",
-                   help="skip the item-by-item curve check (reads every connection event)")
     b = sub.add_parser("browse", help="open a run database in datasette (browse extra)")
     b.add_argument("db", help="run database (.db)")
     b.add_argument("--host", default="127.0.0.1", help="address to serve on")
@@ -102,13 +98,13 @@ def _print_rows(names: list[str], cells: list[list[str]]) -> None:
 def _report(args: argparse.Namespace) -> int:
     from simmarket.report import report
 
-    return report(args.db, plots=args.plots, within_item=not args.no_within)
+    return report(args.db, plots=args.plots)
 
 
 def _compare(args: argparse.Namespace) -> int:
     from simmarket.compare import compare, comparison_json, print_comparison
 
-    comparison = compare(args.dbs, within_item=not args.no_within)
+    comparison = compare(args.dbs)
     if args.json:
         sys.stdout.write(comparison_json(comparison) + "\n")
     else:

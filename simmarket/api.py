@@ -62,12 +62,15 @@ def run(config: Config | dict | str | Path | None = None, *, out: str | Path | N
     path = Path(out) if out is not None else cfg.db_path
     started = time.perf_counter()
     store = EventStore(path, batch_size=cfg.output.batch_size, force=force)
+    model: Model | None = None
     try:
         store.start_run(seed=cfg.seed, config=cfg.resolved(), version=__version__,
                         impression_sample_rate=cfg.encounter.impression_sample_rate)
         model = Model(cfg, store)
         with _stop_on_signals(handle_signals) as stop_requested:
             status = model.run(on_progress=progress, should_stop=stop_requested)
+        store.flush()  # the summary reads the whole log, indexed
+        store.index()
         summary = headline_figures(store.conn)
         store.finish(status, t_reached=model.env.now, summary=summary)
         return RunResult(db_path=path, status=status, summary=summary,
@@ -75,16 +78,11 @@ def run(config: Config | dict | str | Path | None = None, *, out: str | Path | N
                          seconds=time.perf_counter() - started, config=cfg)
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        store.finish(status, t_reached=_now_or_zero(locals()),
+        store.finish(status, t_reached=model.env.now if model is not None else 0.0,
                      message=f"{type(exc).__name__}: {exc}")
         raise
     finally:
         store.close()
-
-
-def _now_or_zero(scope: dict[str, Any]) -> float:
-    model = scope.get("model")
-    return float(model.env.now) if model is not None else 0.0
 
 
 @contextmanager

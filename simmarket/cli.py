@@ -23,7 +23,7 @@ from rich.text import Text
 from simmarket import __version__, analysis_cli
 from simmarket.config import ConfigError, load_config
 from simmarket.store import StoreError
-from simmarket.summary import HEADLINES
+from simmarket.summary import HEADLINES, fmt
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -130,24 +130,13 @@ def _print_summary(result) -> None:
     for layer, figures in result.summary.items():
         labels = HEADLINES[layer][1]
         for i, (name, value) in enumerate(figures.items()):
-            table.add_row(layer if i == 0 else "", labels[name], _fmt(value))
+            table.add_row(layer if i == 0 else "", labels[name], fmt(value))
         table.add_section()
     out.print(table)
     out.print(f"{result.events:,} events in {result.seconds:.1f} s "
               f"({result.events / max(result.seconds, 1e-9):,.0f} events/s); "
               f"status [bold]{result.status}[/]")
     out.print(f"database: [bold]{result.db_path}[/]")
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()
-                                  and abs(value) < 1e12 and abs(value) >= 1):
-        return f"{int(value):,}"
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
-    return str(value)
 
 
 if __name__ == "__main__":

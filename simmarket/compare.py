@@ -26,8 +26,7 @@ from rich.table import Table
 
 from simmarket.analysis import CurveTrend, connection_value_trend
 from simmarket.query import AnalysisError, RunInfo, open_run
-from simmarket.report import fmt
-from simmarket.summary import HEADLINES, headline_figures
+from simmarket.summary import HEADLINES, fmt, headline_figures
 
 CURVE_LABELS = {
     "total_value": "total connection value",

@@ -326,9 +326,26 @@ def config_from_dict(data: dict[str, Any], name: str | None = None) -> Config:
     if name is not None and "name" not in data:
         data["name"] = name
     try:
-        return Config.model_validate(data)
+        cfg = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+    _check_schedule(cfg)
+    return cfg
+
+
+def _check_schedule(cfg: Config) -> None:
+    """Validate every scheduled lever value now, not when the run reaches its day."""
+    for i, change in enumerate(cfg.policy.schedule):
+        probe = getattr(cfg, change.lever.split(".")[0]).model_copy() \
+            if "." in change.lever else cfg.model_copy()
+        field = change.lever.rsplit(".", 1)[-1]
+        try:
+            setattr(probe, field, change.value)
+        except ValidationError as exc:
+            expected = _expected(exc.errors()[0])
+            raise ConfigError(
+                f"invalid config: policy.schedule.{i}.value = {change.value!r}: expected "
+                f"{expected} for {change.lever}") from None
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> Config:

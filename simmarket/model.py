@@ -41,8 +41,13 @@ class PeriodClock:
     def process(self):
         m = self.model
         env, horizon = m.env, m.cfg.horizon_days
-        while env.now < horizon:
-            yield env.timeout(min(m.cfg.period_days, horizon - env.now))
+        end = 0.0
+        while end < horizon:
+            # period k ends at (k + 1) x period_days: no float drift, no sliver of a period
+            end = min((self.period + 1) * m.cfg.period_days, horizon)
+            if horizon - end < 1e-9 * max(1.0, horizon):
+                end = horizon
+            yield env.timeout(max(end - env.now, 0.0))
             production = self._close_production()
             closing, self.closing = self.closing, env.event()
             closing.succeed(self.period)
@@ -76,6 +81,7 @@ class PeriodClock:
             store.write_rows("centrality", rows)
             transmission["network_nodes"], transmission["network_edges"] = nodes, edges
         store.write_rows("period_transmission", [transmission])
+        store.flush()  # the log is never behind the period tables, even after a hard kill
         self.start_period()
 
     def start_period(self) -> None:
@@ -149,15 +155,19 @@ class Model:
             self.population.rates_changed()
 
     def levers_changed(self, lever: str, old: float, new: float) -> None:
-        """A policy changed a lever: recompute what depends on it."""
-        self.population.rates_changed()
-        self.encounter.recommender.levers_changed()
-        if lever == "firms.data_driven_share":
+        """A policy changed a lever: recompute what is cached from it (other levers are
+        read where they act). Nothing else is touched, so a policy that changes nothing
+        leaves the run identical to one without it."""
+        if old == new:
+            return
+        if lever == "tech.access_share":
+            self.population.rates_changed()
+        elif lever == "tech.interoperability":
+            self.encounter.recommender.levers_changed()
+        elif lever in ("capital.vc_supply", "regulation.lag"):
+            self.transmission.entry_rate_changed()
+        elif lever == "firms.data_driven_share":
             self.transmission.convert_firms(old, new)
-
-    @property
-    def platform_revenue(self) -> float:
-        return self.encounter.platform_total
 
     # -- running ------------------------------------------------------------------------
     def run(self, on_progress: Callable[[float, int], None] | None = None,
@@ -166,9 +176,9 @@ class Model:
         env = self.env
         self.clock.begin()
         self.transmission.start()
-        for proc in (self.population.process(), self.clock.process(),
-                     self.government.process(), self.spillover.process(),
-                     policy_process(self)):
+        self.population.proc = env.process(self.population.process())
+        for proc in (self.clock.process(), self.government.process(),
+                     self.spillover.process(), policy_process(self)):
             env.process(proc)
         horizon = self.cfg.horizon_days
         chunk = horizon / 400.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import simpy
 
 from simmarket.streams import Block
 
@@ -75,12 +76,19 @@ class Population:
         self._u = Block(rng)
         self._who: list[int] = []
         self._rates_stale = True
+        self._waiting = False
+        self.proc: simpy.Process | None = None
         self.sessions = 0
         self.creation_sessions = 0
 
     def rates_changed(self) -> None:
-        """Session rates changed (device access, trust): redraw who comes next."""
+        """Session rates changed (device access, trust): redraw who comes next, and restart
+        the wait for the next arrival at the new total rate — exact, since the superposed
+        Poisson stream is memoryless."""
         self._rates_stale = True
+        if self._waiting:
+            self._waiting = False
+            self.proc.interrupt()
 
     def _refresh(self) -> None:
         m = self.model
@@ -109,14 +117,15 @@ class Population:
         while True:
             if self._rates_stale:
                 self._refresh()
-            if self.total_rate <= 0.0:
-                yield env.timeout(m.cfg.period_days)
-                continue
-            yield env.timeout(self._gap.next() / self.total_rate)
-            if self._rates_stale:
-                self._refresh()
+            self._waiting = True
+            try:
                 if self.total_rate <= 0.0:
-                    continue
+                    yield env.event()  # nobody can come until a rate change interrupts
+                else:
+                    yield env.timeout(self._gap.next() / self.total_rate)
+            except simpy.Interrupt:
+                continue
+            self._waiting = False
             user = self._next_user()
             self.sessions += 1
             if self._u.next() < creator[user]:

@@ -20,8 +20,8 @@ from rich.panel import Panel
 from rich.table import Table
 
 from simmarket.analysis import CurveTrend, connection_value_trend
-from simmarket.query import AnalysisError, RunInfo, format_cell, open_run
-from simmarket.summary import HEADLINES, headline_figures
+from simmarket.query import AnalysisError, RunInfo, open_run
+from simmarket.summary import HEADLINES, fmt, headline_figures
 
 #: file name -> title of the figure; see :func:`write_plots`
 PLOTS: dict[str, str] = {
@@ -87,8 +87,9 @@ def config_changes(config: dict[str, Any], limit: int = 12) -> str:
     if not config:
         return "— (not recorded)"
     skip = {"name", "seed", "horizon_days", "users.n", "mode", "output.path"}
+    defaults = _flatten(Config().resolved())
     changed = [f"{k} = {v!r}" for k, v in _flatten(config).items()
-               if k not in skip and v != _flatten(Config().resolved()).get(k, object())]
+               if k not in skip and v != defaults.get(k, object())]
     if not changed:
         return "nothing else: this version's defaults"
     more = f"\n... and {len(changed) - limit} more (runs.config)" if len(changed) > limit else ""
@@ -210,19 +211,6 @@ def _spillover_finding(conn: sqlite3.Connection) -> str:
     period, d, y, k, exported = row
     return (f"after {period} steps: D x{fmt(d)}, Y x{fmt(y)}, K x{fmt(k)} of their initial "
             f"values; {fmt(exported)} data units exported by the platform.")
-
-
-def fmt(value: Any) -> str:
-    """A figure for the terminal: integers with separators, floats to 4 significant digits."""
-    if value is None:
-        return "—"
-    if isinstance(value, float) and value.is_integer() and 1 <= abs(value) < 1e12:
-        return f"{int(value):,}"
-    if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return format_cell(value)
 
 
 # -- the plots ----------------------------------------------------------------------------------

@@ -40,8 +40,6 @@ EVENT_KINDS: dict[str, str] = {
     "policy_changed": "a scheduled lever change; value = new value (see policy_changes)",
 }
 
-ACTOR_TYPES = ("user", "firm", "government", "platform", "economy")
-
 
 def create_schema(db: sqlite_utils.Database) -> None:
     """Create every table of a run database (empty)."""

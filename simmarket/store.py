@@ -151,13 +151,17 @@ class EventStore:
                summary: dict[str, Any] | None = None) -> None:
         """Commit what is buffered, index the log and record how the run ended."""
         self.flush()
-        create_indexes(self.db)
+        self.index()
         self.db["runs"].update(1, {
             "status": status, "finished_at": _now(), "t_reached": t_reached,
             "events": self.events_written, "message": message,
             "summary": json.dumps(summary, sort_keys=True) if summary is not None else None,
         }, alter=True)
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def index(self) -> None:
+        """Build the indexes the analysis needs (once; after the log is written)."""
+        create_indexes(self.db)
 
     def close(self) -> None:
         self.conn.close()

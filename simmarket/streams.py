@@ -42,12 +42,3 @@ class Block:
         v = self._values[self._i]
         self._i += 1
         return v
-
-    def take(self, n: int) -> list[float]:
-        """n draws at once (for the vectorised steps of a session)."""
-        if self._i + n > len(self._values):
-            self._values = self._draw(max(self._size, n)).tolist()
-            self._i = 0
-        out = self._values[self._i:self._i + n]
-        self._i += n
-        return out

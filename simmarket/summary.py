@@ -7,6 +7,7 @@ in the ``sqlite3`` client (they are listed in ``docs/schema.md``).
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 #: layer -> (SQL returning one row, {column: label})
 HEADLINES: dict[str, tuple[str, dict[str, str]]] = {
@@ -45,7 +46,8 @@ HEADLINES: dict[str, tuple[str, dict[str, str]]] = {
         "creator_income": "paid to creators (user-owned items)",
         "platform_revenue": "platform fees",
         "consumer_surplus": "consumer surplus (0 in metaverse mode)",
-        "gini_creator_income": "Gini of creator income (all users)",
+        "gini_creator_income": "Gini of creator income (all users; connections, licences, "
+                               "rewards − fines)",
         "communities": "communities",
         "largest_community": "largest community",
     }),
@@ -91,6 +93,20 @@ HEADLINES: dict[str, tuple[str, dict[str, str]]] = {
         "mean_output_growth": "mean output growth per step",
     }),
 }
+
+
+def fmt(value: Any) -> str:
+    """A figure for the terminal: integers with separators, floats to 4 significant digits
+    (large ones rounded), missing ones as an em dash. Used by run, report and compare."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and value.is_integer() and 1 <= abs(value) < 1e12:
+        return f"{int(value):,}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
 
 
 def headline_figures(conn: sqlite3.Connection) -> dict[str, dict[str, float | None]]:

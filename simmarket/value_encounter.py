@@ -74,6 +74,7 @@ class Recommender:
         self.model = model
         self._rng = model.streams["encounter"]
         self.size = 0
+        self.items_seen = 0
         self.refreshed_at = -math.inf
 
     def refresh(self) -> None:
@@ -92,6 +93,7 @@ class Recommender:
             eligible &= items.view("units_left") > 0
         ids = np.flatnonzero(eligible)
         n = self.size = len(ids)
+        self.items_seen = items.n
         weights = (items.view("connections")[ids] + 1.0) ** cfg.popularity_exponent
         topic = items.view("topic")[ids].astype(np.int64)
         system = items.view("system")[ids].astype(np.int64)
@@ -99,17 +101,18 @@ class Recommender:
         orders = [np.argsort(k, kind="stable") for k in keys] + [np.arange(n)]
         self.ids = np.concatenate([ids[o] for o in orders])
         self.cum = np.cumsum(np.concatenate([weights[o] for o in orders]))
-        st = _bounds(keys[0][orders[0]], n_systems * n_topics, 0)
         by_topic = _bounds(keys[1][orders[1]], n_topics, n)
-        by_system = _bounds(keys[2][orders[2]], n_systems, 2 * n)
-        #: [system][topic] -> bounds of the four scopes: (own system, own topic),
-        #: (any system, own topic), (own system, any topic), (any system, any topic)
-        self._scopes = [[np.array([st[s * n_topics + t], by_topic[t], by_system[s],
-                                   (3 * n, 4 * n)]) for t in range(n_topics)]
-                        for s in range(n_systems)]
+        #: [system, topic, scope] -> (start, end) in ids, for the four scopes: (own system,
+        #: own topic), (any system, own topic), (own system, any topic), (any system, any)
+        scopes = np.empty((n_systems, n_topics, 4, 2), np.int64)
+        scopes[:, :, 0] = _bounds(keys[0][orders[0]], n_systems * n_topics, 0).reshape(
+            n_systems, n_topics, 2)
+        scopes[:, :, 1] = by_topic[None, :, :]
+        scopes[:, :, 2] = _bounds(keys[2][orders[2]], n_systems, 2 * n)[:, None, :]
+        scopes[:, :, 3] = (3 * n, 4 * n)
+        self._scopes = scopes
         #: topic bounds (absolute positions in ids), as firms scan a topic across systems
-        self.start = np.array([b[0] for b in by_topic])
-        self.end = np.array([b[1] for b in by_topic])
+        self.start, self.end = by_topic[:, 0], by_topic[:, 1]
         self.refreshed_at = m.env.now
         self.levers_changed()
 
@@ -151,7 +154,7 @@ class Recommender:
         cum = self.cum
         scope = (u[0] >= cfg.topic_match).astype(np.int64) * 2 + (
             u[3] < m.cfg.tech.interoperability)
-        bounds = self._scopes[system][topic][scope]
+        bounds = self._scopes[system, topic][scope]
         s, e = bounds[..., 0], bounds[..., 1]
         size = e - s
         base = np.where(s > 0, cum[s - 1], 0.0)
@@ -187,11 +190,11 @@ class Recommender:
         self.p_rec = (cfg.w_popularity + cfg.w_recency) / w
 
 
-def _bounds(sorted_keys: np.ndarray, groups: int, offset: int) -> list[tuple[int, int]]:
-    """(start, end) of each key 0 .. groups-1 in sorted_keys, shifted by offset."""
-    lo = np.searchsorted(sorted_keys, np.arange(groups), side="left") + offset
-    hi = np.searchsorted(sorted_keys, np.arange(groups), side="right") + offset
-    return list(zip(lo.tolist(), hi.tolist()))
+def _bounds(sorted_keys: np.ndarray, groups: int, offset: int) -> np.ndarray:
+    """(start, end) of each key 0 .. groups-1 in sorted_keys, shifted by offset: (groups, 2)."""
+    keys = np.arange(groups)
+    return np.stack([np.searchsorted(sorted_keys, keys, side="left"),
+                     np.searchsorted(sorted_keys, keys, side="right")], axis=1) + offset
 
 
 class ValueEncounter:
@@ -217,8 +220,8 @@ class ValueEncounter:
         self.curve_relative: list[float] = []
         # within items: v of the c-th connection minus v of the same item's (c-1)-th, summed
         self.curve_delta: list[float] = []
-        self.owned = (np.zeros((cfg.users.n, cfg.users.topics), np.int32)
-                      if model.industrial else None)
+        # industrial mode: items of each topic a user owns, keyed user * topics + topic
+        self.owned: dict[int, int] = {}
         self._reset_period()
 
     def _reset_period(self) -> None:
@@ -235,7 +238,8 @@ class ValueEncounter:
         m = self.model
         env, cfg = m.env, m.cfg.encounter
         rec = self.recommender
-        if env.now - rec.refreshed_at >= cfg.refresh_days or (rec.size == 0 and m.items.n):
+        if env.now - rec.refreshed_at >= cfg.refresh_days or (
+                rec.size == 0 and m.items.n > rec.items_seen):  # first content: show it now
             rec.refresh()
         if rec.size == 0:
             return
@@ -283,14 +287,15 @@ class ValueEncounter:
         cfg, items = m.cfg, m.items
         if items.units_left[j] <= 0:
             return False
-        owned = int(self.owned[user, items.topic[j]])
+        key = user * m.cfg.users.topics + items.topic.item(j)
+        owned = self.owned.get(key, 0)
         v = cfg.encounter.value_scale * float(items.quality[j]) * aff * (
             (owned + 1) ** -cfg.industrial.diminishing)
         price = float(items.price[j])
         if v < price:
             return False
         items.units_left[j] -= 1
-        self.owned[user, items.topic[j]] += 1
+        self.owned[key] = owned + 1
         self._settle(user, j, v, price)
         return True
 

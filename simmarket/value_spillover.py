@@ -93,8 +93,6 @@ class ValueSpillover:
         self.items = 0
         self.connections = 0
         self.creators: set[int] = set()
-        self.exported_total = 0.0
-        self.last: dict | None = None
 
     def exportable_share(self) -> float:
         cfg = self.model.cfg
@@ -127,7 +125,6 @@ class ValueSpillover:
             row = self.economy.step(u, delta_d=exported / econ.data_scale)
         self.items = self.connections = 0
         self.creators = set()
-        self.exported_total += exported
         m.store.emit(m.env.now, "data_exported", 0, "platform", counterpart_type="economy",
                      value=exported)
         m.store.emit(m.env.now, "macro_step", 0, "economy", value=row["Y"])
@@ -135,5 +132,4 @@ class ValueSpillover:
 
     def _write(self, period: int, row: dict, exported: float) -> None:
         row = {"period": period, "t": self.model.env.now, **row, "data_exported": exported}
-        self.last = row
         self.model.store.write_rows("macro", [row])

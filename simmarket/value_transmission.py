@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+import simpy
 
 from simmarket.items import OWNER_FIRM, OWNER_USER
 from simmarket.metrics import closeness_csgraph, hhi, strength_degree_csgraph
@@ -55,7 +56,6 @@ class Firm:
     t_exited: float | None = None
     revenue: float = 0.0
     revenue_period: float = 0.0
-    revenue_last_period: float = 0.0
     derivatives: int = 0
     licenses: int = 0
     license_fees: float = 0.0
@@ -92,7 +92,8 @@ class ValueTransmission:
     def start(self) -> None:
         for _ in range(self.model.cfg.firms.initial):
             self._enter(self._draw_capital())
-        self.model.env.process(self.entry())
+        self._waiting = False
+        self._entry_proc = self.model.env.process(self.entry())
 
     def _draw_capital(self) -> float:
         cfg = self.model.cfg
@@ -111,10 +112,15 @@ class ValueTransmission:
         cfg = m.cfg
         while True:
             rate = self.entry_rate()
-            if rate <= 0.0:
-                yield m.env.timeout(cfg.period_days)
+            self._waiting = True
+            try:
+                if rate <= 0.0:
+                    yield m.env.event()  # no entry until a lever change interrupts
+                else:
+                    yield m.env.timeout(self._gap.next() / rate)
+            except simpy.Interrupt:
                 continue
-            yield m.env.timeout(self._gap.next() / rate)
+            self._waiting = False
             capital = self._draw_capital()
             threshold = cfg.firms.financing_threshold * (
                 1.0 + cfg.capital.concentration * self.hhi_last / 10_000.0)
@@ -122,6 +128,12 @@ class ValueTransmission:
                 self._enter(capital)
             else:
                 self.entries_refused += 1
+
+    def entry_rate_changed(self) -> None:
+        """Venture capital or regulatory lag changed: restart the wait at the new rate."""
+        if self._waiting:
+            self._waiting = False
+            self._entry_proc.interrupt()
 
     def _enter(self, capital: float) -> None:
         m = self.model
@@ -241,7 +253,6 @@ class ValueTransmission:
 
     def start_period(self) -> None:
         for f in self.firms:
-            f.revenue_last_period = f.revenue_period
             f.revenue_period = 0.0
         self._reset_period()
 
@@ -252,7 +263,7 @@ class ValueTransmission:
         graph = net.graph(len(self.firms))
         gov = m.government
         actors = [("government", 0, gov.captured, gov.captured - gov.captured_before),
-                  ("platform", 0, m.platform_revenue, m.encounter.platform_revenue)]
+                  ("platform", 0, m.encounter.platform_total, m.encounter.platform_revenue)]
         actors += [("firm", f.firm_id, f.revenue, f.revenue_period)
                    for f in self.firms if f.active]
         sources = np.array([net.node(kind, i) for kind, i, *_ in actors], dtype=np.int64)

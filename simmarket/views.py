@@ -94,7 +94,8 @@ V_VALUE_ENCOUNTER = View(
         "community_growth": "communities founded in the period (count)",
         "mean_community_size": "members per community at the period's end (users)",
         "largest_community": "members of the largest community (users)",
-        "gini_creator_income": "Gini of cumulative creator income over all users, zero "
+        "gini_creator_income": "Gini of users' income (connection payments + licence fees + "
+                               "rewards - fines, cumulative) over all users, zero "
                                "earners included (0-1)",
     },
     """
@@ -275,7 +276,8 @@ V_INEQUALITY = View(
     {
         "period": "aggregation period",
         "t_end": "end of the period (day)",
-        "gini_creator_income": "Gini of cumulative creator income over all users (0-1)",
+        "gini_creator_income": "Gini of users' income (connection payments + licence fees + "
+                               "rewards - fines, cumulative) over all users (0-1)",
         "hhi_firm_revenue": "HHI of the period's firm revenue (shares in percent, 0-10,000)",
         "equivalent_firms": "10,000 / HHI: the number of equal-sized firms with that HHI",
         "firms_active": "firms active at the period's end (count)",

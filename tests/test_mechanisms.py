@@ -279,3 +279,41 @@ def test_common_random_numbers_across_scenarios():
     assert not np.array_equal(base.sharing, other.sharing)
     for name in ("topic", "knowledge", "activity", "creator", "access_draw"):
         assert np.array_equal(getattr(base, name), getattr(other, name)), name
+
+
+def _events_without_policy(conn):
+    return conn.execute("SELECT t, kind, actor_id, item_id, counterpart_id, value FROM events "
+                        "WHERE kind != 'policy_changed' ORDER BY event_id").fetchall()
+
+
+def test_a_policy_that_changes_nothing_leaves_the_run_unchanged(tmp_path):
+    """Common random numbers: a lever set to its current value must not reshuffle draws."""
+    plain = run_small(tmp_path / "a.db")
+    noop = run_small(tmp_path / "b.db", {"policy": {"schedule": [
+        {"day": 10, "lever": "government.reward", "value": 0.2},
+        {"day": 12, "lever": "tech.access_share", "value": 1.0}]}})
+    assert _events_without_policy(plain) == _events_without_policy(noop)
+
+
+def test_sessions_start_as_soon_as_access_rises_from_zero(tmp_path):
+    conn = run_small(tmp_path / "z.db", {"tech": {"access_share": 0.0}, "policy": {
+        "schedule": [{"day": 1.5, "lever": "tech.access_share", "value": 1.0}]}})
+    first = scalar(conn, "SELECT MIN(t) FROM events WHERE kind = 'session_started'")
+    assert 1.5 < first < 1.6
+
+
+def test_the_summary_sees_events_still_buffered_at_the_end(tmp_path):
+    import json
+
+    conn = run_small(tmp_path / "w.db", {"government": {"target_sharing": 0.0,
+                                                        "withdraw_after": 1}})
+    summary = json.loads(scalar(conn, "SELECT summary FROM runs"))
+    assert summary["value transmission"]["government_withdrew_day"] == 7.0
+
+
+def test_periods_do_not_leave_a_float_sliver(tmp_path):
+    conn = run_small(tmp_path / "f.db", {"horizon_days": 1.0, "period_days": 0.1,
+                                         "users": {"n": 100}})
+    ends = [t for (t,) in conn.execute("SELECT t_end FROM period_production ORDER BY period")]
+    assert len(ends) == 10 and ends[-1] == 1.0
+    assert min(b - a for a, b in zip([0.0] + ends, ends)) > 0.099
