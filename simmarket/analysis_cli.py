@@ -69,7 +69,7 @@ def _query(args: argparse.Namespace) -> int:
     else:
         _print_rows(names, [[format_cell(v) for v in row] for row in rows])
     if not info.finished:
-        Console(stderr=True).print(f"[yellow]note:[/] {info.status_note}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[yellow]note:[/] {info.status_note}", highlight=False)
     return 0
 
 
@@ -115,6 +115,6 @@ def _compare(args: argparse.Namespace) -> int:
 def _browse(args: argparse.Namespace) -> int:
     from simmarket.browse import browse
 
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     return browse(args.db, host=args.host, port=args.port, open_browser=args.open,
                   echo=lambda text: err.print(text, highlight=False))

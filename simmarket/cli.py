@@ -29,7 +29,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 class _Rate(ProgressColumn):

@@ -69,6 +69,8 @@ def test_overrides_use_dotted_names():
     ("seed = [", "not valid TOML"),
     ("[users]\nn = -3\n", "users.n = -3"),
     ("[tech]\naccess = 1\n", "tech.access: an unknown key"),
+    ("[[policy.schedule]]\nday = 50\nlever = \"tech.access_share\"\nvalue = 1.5\n",
+     "policy.schedule.0.value = 1.5: expected less than or equal to 1 for tech.access_share"),
 ])
 def test_cli_refuses_bad_config_without_traceback(tmp_path, text, needle):
     bad = tmp_path / "bad.toml"
