@@ -69,7 +69,8 @@ def _query(args: argparse.Namespace) -> int:
     else:
         _print_rows(names, [[format_cell(v) for v in row] for row in rows])
     if not info.finished:
-        Console(stderr=True, soft_wrap=True).print(f"[yellow]note:[/] {info.status_note}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[yellow]note:[/] {info.status_note}",
+                                                   highlight=False)
     return 0
 
 
