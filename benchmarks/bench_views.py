@@ -10,10 +10,10 @@ once cold, then the best of ``--repeat`` runs. Target: every view under 2 second
     .venv/bin/python benchmarks/bench_views.py --rebuild       # always make a fresh database
     .venv/bin/python benchmarks/bench_views.py --users 40000 --days 150 --json
 
-The headline queries and the item-by-item checks of the connection value curve (read from
-the event log: ``WITHIN_ITEM_SQL`` by c, ``WITHIN_ITEM_MEAN_SQL`` the mean that
-``simmarket compare`` reports; both in docs/schema.md) are timed too, for information: they
-are not views and have no target. Exit code 1 if a view misses it.
+The headline queries and the item-by-item checks of the connection value curve
+(``WITHIN_ITEM_SQL`` by c, ``WITHIN_ITEM_MEAN_SQL`` the mean that ``simmarket compare``
+reports, both read from ``connection_curve``) are timed too, for information: they are not
+views and have no target. Exit code 1 if a view misses it.
 """
 
 from __future__ import annotations

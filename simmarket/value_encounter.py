@@ -74,6 +74,7 @@ class Recommender:
         self.model = model
         self._rng = model.streams["encounter"]
         self.size = 0
+        self._used: list[int] = []
         self.items_seen = 0
         self.refreshed_at = -math.inf
 
@@ -118,28 +119,37 @@ class Recommender:
 
     def _reset_buffers(self) -> None:
         """Discard pre-drawn feeds (the index or a lever changed); size the next batches by
-        each topic's demand since the last reset."""
-        cfg = self.model.cfg
-        groups = cfg.users.topics * cfg.tech.systems
-        used = getattr(self, "_used", [FEED_BATCH] * groups)
-        if len(used) != groups:
-            used = [FEED_BATCH] * groups
-        self._batch = [u + u // 8 for u in used]
+        each (system, topic) group's demand since the last reset."""
+        groups = self.model.cfg.users.topics * self.model.cfg.tech.systems
+        used = self._used if len(self._used) == groups else [FEED_BATCH] * groups
+        self._batch = np.maximum(8, np.array(used) + np.array(used) // 8)
         self._used = [0] * groups
-        self._buffers: list[list[Feed]] = [[] for _ in range(groups)]
+        self._buffers: list[list[Feed]] = []
 
     def next_feed(self, system: int, topic: int) -> Feed:
         """The next feed for a user of (`system`, `topic`), from that group's buffer."""
-        g = system * self.model.cfg.users.topics + topic
+        n_topics = self.model.cfg.users.topics
+        if not self._buffers:
+            self._fill_buffers(n_topics)
+        g = system * n_topics + topic
         buffer = self._buffers[g]
-        if not buffer:
-            size = self._batch[g] if self._used[g] == 0 else self._batch[g] // 4
-            buffer = self._buffers[g] = self._draw_feeds(system, topic, max(8, size))
+        if not buffer:  # demand above the last interval's: top this group up
+            size = max(8, int(self._batch[g]) // 4)
+            buffer = self._buffers[g] = self._draw_feeds(
+                np.full(size, system), np.full(size, topic))
         self._used[g] += 1
         return buffer.pop()
 
-    def _draw_feeds(self, system: int, topic: int, count: int) -> list[Feed]:
-        """Draw `count` feeds for users of (`system`, `topic`) at once, vectorised.
+    def _fill_buffers(self, n_topics: int) -> None:
+        """Draw every group's batch in one vectorised call (after each reset)."""
+        groups = np.arange(len(self._batch))
+        rows = np.repeat(groups, self._batch)
+        feeds = self._draw_feeds(rows // n_topics, rows % n_topics)
+        cuts = np.cumsum(self._batch)[:-1].tolist()
+        self._buffers = [feeds[a:b] for a, b in zip([0] + cuts, cuts + [len(feeds)])]
+
+    def _draw_feeds(self, systems: np.ndarray, topics: np.ndarray) -> list[Feed]:
+        """Draw one feed per row for users of (`systems[r]`, `topics[r]`), vectorised.
 
         A feed depends only on the index (fixed until the next refresh), the user's system
         and topic, and random draws, so feeds are drawn in batches. Each slot: its topic scope
@@ -150,11 +160,11 @@ class Recommender:
         """
         m = self.model
         cfg = m.cfg.encounter
-        u = self._rng.random((5, count, cfg.feed_size))
+        u = self._rng.random((5, len(topics), cfg.feed_size))
         cum = self.cum
         scope = (u[0] >= cfg.topic_match).astype(np.int64) * 2 + (
             u[3] < m.cfg.tech.interoperability)
-        bounds = self._scopes[system, topic][scope]
+        bounds = self._scopes[systems[:, None], topics[:, None], scope]
         s, e = bounds[..., 0], bounds[..., 1]
         size = e - s
         base = np.where(s > 0, cum[s - 1], 0.0)
@@ -171,7 +181,7 @@ class Recommender:
         np.put_along_axis(repeat, order[:, 1:], ranked[:, 1:] == ranked[:, :-1], axis=1)
         keep &= ~repeat
         items = m.items
-        aff = self.model.encounter.affinity[topic, items.topic[item]]
+        aff = self.model.encounter.affinity[topics[:, None], items.topic[item]]
         static = cfg.w_quality * items.quality[item] + cfg.w_affinity * aff - cfg.threshold
         whole = keep.all(axis=1).tolist()
         rows = zip(item.tolist(), static.tolist(), aff.tolist(), u[4].tolist(), keep.tolist())
