@@ -8,7 +8,7 @@ once cold, then the best of ``--repeat`` runs. Target: every view under 2 second
 
     .venv/bin/python benchmarks/bench_views.py                 # build if needed, then time
     .venv/bin/python benchmarks/bench_views.py --rebuild       # always make a fresh database
-    .venv/bin/python benchmarks/bench_views.py --users 40000 --days 150 --json
+    .venv/bin/python benchmarks/bench_views.py --users 60000 --days 150 --json
 
 The headline queries and the item-by-item checks of the connection value curve
 (``WITHIN_ITEM_SQL`` by c, ``WITHIN_ITEM_MEAN_SQL`` the mean that ``simmarket compare``
@@ -112,8 +112,8 @@ def time_query(path: Path, sql: str, repeat: int) -> tuple[int, float, float]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--db", type=Path, default=ROOT / "results" / "bench_views.db")
-    p.add_argument("--users", type=int, default=40_000)
-    p.add_argument("--days", type=float, default=120.0)
+    p.add_argument("--users", type=int, default=50_000)
+    p.add_argument("--days", type=float, default=150.0)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--min-events", type=int, default=MIN_EVENTS)
     p.add_argument("--repeat", type=int, default=3)
@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append({"query": name, "kind": "view", "rows": rows, "cold_s": cold,
                         "best_s": best, "ok": best < TARGET_SECONDS})
     extras = {f"headline: {layer}": sql for layer, (sql, _) in HEADLINES.items()}
-    extras["cross-check: within-item curve by c (events)"] = WITHIN_ITEM_SQL
-    extras["within-item mean change (events, compare)"] = WITHIN_ITEM_MEAN_SQL
+    extras["within-item change by c (connection_curve)"] = WITHIN_ITEM_SQL
+    extras["within-item mean change (compare)"] = WITHIN_ITEM_MEAN_SQL
     for name, sql in extras.items():
         rows, cold, best = time_query(args.db, sql, min(args.repeat, 1))
         results.append({"query": name, "kind": "extra", "rows": rows, "cold_s": cold,
