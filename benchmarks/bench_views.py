@@ -33,11 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import simmarket  # noqa: E402
-from simmarket.analysis import WITHIN_ITEM_MEAN_SQL, WITHIN_ITEM_SQL  # noqa: E402
+from simmarket.analysis.frames import WITHIN_ITEM_MEAN_SQL, WITHIN_ITEM_SQL  # noqa: E402
+from simmarket.analysis.summary import HEADLINES  # noqa: E402
 from simmarket.api import as_config  # noqa: E402
-from simmarket.schema import SCHEMA_VERSION, create_indexes, create_schema  # noqa: E402
-from simmarket.summary import HEADLINES  # noqa: E402
-from simmarket.views import VIEWS, create_views  # noqa: E402
+from simmarket.store.schema import SCHEMA_VERSION, create_indexes, create_schema  # noqa: E402
+from simmarket.store.views import VIEWS, create_views  # noqa: E402
 
 MIN_EVENTS = 10_000_000
 TARGET_SECONDS = 2.0

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from simmarket import __version__
+from simmarket.analysis.summary import headline_figures
 from simmarket.config import Config, config_from_dict, load_config
-from simmarket.model import Model
-from simmarket.store import EventStore
-from simmarket.summary import headline_figures
+from simmarket.core.model import Model
+from simmarket.store.sqlite import EventStore
 
 
 @dataclass

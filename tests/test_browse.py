@@ -19,9 +19,9 @@ import urllib.request
 
 import pytest
 
-from simmarket.browse import free_port, metadata
-from simmarket.query import open_run
-from simmarket.views import VIEWS
+from simmarket.analysis.browse import free_port, metadata
+from simmarket.analysis.query import open_run
+from simmarket.store.views import VIEWS
 
 if os.environ.get("CI") != "true":
     pytest.importorskip("datasette", reason="the browse extra is not installed")

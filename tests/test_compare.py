@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import simmarket
-from simmarket.analysis import CurveTrend
+from simmarket.analysis.compare import RunFigures, compare, fig1_verdicts
+from simmarket.analysis.frames import CurveTrend
 from simmarket.cli import main
-from simmarket.compare import RunFigures, compare, fig1_verdicts
 from simmarket.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]

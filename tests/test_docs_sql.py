@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from simmarket.schema import EVENT_KINDS
-from simmarket.summary import HEADLINES
-from simmarket.views import VIEWS
+from simmarket.analysis.summary import HEADLINES
+from simmarket.store.schema import EVENT_KINDS
+from simmarket.store.views import VIEWS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", ROOT / "docs" / "schema.md"]

@@ -14,7 +14,7 @@ import time
 import pytest
 from helpers import ROOT
 
-from simmarket.schema import EVENT_KINDS
+from simmarket.store.schema import EVENT_KINDS
 
 #: Kinds whose mechanisms the baseline does not switch on (no policy schedule).
 NOT_IN_BASELINE = {"policy_changed"}

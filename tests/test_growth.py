@@ -14,7 +14,7 @@ import pytest
 from helpers import run_small
 
 from simmarket.config import Economy
-from simmarket.value_spillover import GrowthModel, data_growth_rate, steady_state_k_tilde
+from simmarket.links.spillover import GrowthModel, data_growth_rate, steady_state_k_tilde
 
 ECON = Economy(mode="paper", tfp=1.3, capital_share=0.35, saving_rate=0.25, depreciation=0.06,
                data_productivity=0.3, labour_elasticity=1.0, data_labour_share=0.1,

@@ -268,8 +268,8 @@ def test_common_random_numbers_across_scenarios():
     import numpy as np
 
     from simmarket.config import config_from_dict
-    from simmarket.population import Users
-    from simmarket.streams import Streams
+    from simmarket.core.population import Users
+    from simmarket.core.streams import Streams
 
     def users(extra):
         cfg = config_from_dict({"users": {"n": 2000, **extra}})

@@ -16,7 +16,7 @@ import pytest
 from pydantic import BaseModel
 
 from simmarket.config import LEVERS, Config
-from simmarket.schema import EVENT_KINDS
+from simmarket.store.schema import EVENT_KINDS
 
 ODD = Path(__file__).resolve().parents[1] / "docs" / "ODD.md"
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from simmarket.analysis.query import AnalysisError, open_run
 from simmarket.cli import main
-from simmarket.query import AnalysisError, open_run
-from simmarket.schema import SCHEMA_VERSION
+from simmarket.store.schema import SCHEMA_VERSION
 
 
 def sha256(path: Path) -> str:

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import simmarket
+from simmarket.analysis.report import PLOTS
+from simmarket.analysis.summary import HEADLINES
 from simmarket.cli import main
-from simmarket.report import PLOTS
-from simmarket.summary import HEADLINES
 
 SMALL = {"users": {"n": 400}, "horizon_days": 28}
 
@@ -120,8 +120,8 @@ def test_plots_dir_that_cannot_be_made_is_a_clear_error(small_db, tmp_path, caps
 
 
 def test_report_lists_the_settings_that_differ_from_the_defaults():
+    from simmarket.analysis.report import config_changes
     from simmarket.config import config_from_dict
-    from simmarket.report import config_changes
 
     cfg = config_from_dict({"ip_protection": 0.9, "users": {"n": 10},
                             "tech": {"access_share": 0.01}}).resolved()

@@ -12,8 +12,8 @@ import pytest
 from helpers import SMALL, merge, run_small, scalar
 
 import simmarket
-from simmarket.schema import EVENT_KINDS
-from simmarket.store import StoreError
+from simmarket.store.schema import EVENT_KINDS
+from simmarket.store.sqlite import StoreError
 
 #: Levers set so that every mechanism fires within a short run.
 EVERYTHING = {
@@ -118,8 +118,8 @@ def test_run_returns_summary_matching_sql(small_db):
 
 
 def test_an_internal_fault_marks_the_run_failed_without_traceback(tmp_path, monkeypatch, capsys):
-    from simmarket import model
     from simmarket.cli import main
+    from simmarket.core import model
 
     def broken(self, **kwargs):
         self.env.run(until=3.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simmarket import value_network as vn
+from simmarket.links.transmission import network as vn
 
 
 def _edges(n=5000, seed=1):

@@ -14,10 +14,10 @@ import sqlite_utils
 from scipy import stats
 
 from simmarket import analysis as sa
+from simmarket.analysis.query import AnalysisError
 from simmarket.metrics import gini
-from simmarket.query import AnalysisError
-from simmarket.store import EventStore
-from simmarket.views import VIEWS, create_views
+from simmarket.store.sqlite import EventStore
+from simmarket.store.views import VIEWS, create_views
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from simmarket.model import Model
+    from simmarket.core.model import Model
 
 
 def policy_process(model: Model):

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from simmarket.config import Economy
 
 if TYPE_CHECKING:
-    from simmarket.model import Model
+    from simmarket.core.model import Model
 
 
 def steady_state_k_tilde(econ: Economy) -> float:

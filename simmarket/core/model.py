@@ -15,16 +15,16 @@ import numpy as np
 import simpy
 
 from simmarket.config import Config
-from simmarket.items import OWNER_TYPES, OWNER_USER, Items
-from simmarket.policy import policy_process
-from simmarket.population import Population, Users
-from simmarket.store import EventStore
-from simmarket.streams import Streams
-from simmarket.value_encounter import ValueEncounter
-from simmarket.value_network import ValueNetwork
-from simmarket.value_production import ValueProduction
-from simmarket.value_spillover import ValueSpillover
-from simmarket.value_transmission import Government, ValueTransmission
+from simmarket.core.items import OWNER_TYPES, OWNER_USER, Items
+from simmarket.core.population import Population, Users
+from simmarket.core.streams import Streams
+from simmarket.links.encounter.connection import ValueEncounter
+from simmarket.links.policy import policy_process
+from simmarket.links.production import ValueProduction
+from simmarket.links.spillover import ValueSpillover
+from simmarket.links.transmission.firms import Government, ValueTransmission
+from simmarket.links.transmission.network import ValueNetwork
+from simmarket.store.sqlite import EventStore
 
 
 class PeriodClock:

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from simmarket.streams import Block
+from simmarket.core.streams import Block
 
 if TYPE_CHECKING:
-    from simmarket.model import Model
+    from simmarket.core.model import Model
 
 
 #: User attributes, each drawn from its own child of the population stream.

@@ -24,9 +24,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from simmarket.analysis import CurveTrend, connection_value_trend
-from simmarket.query import AnalysisError, RunInfo, open_run
-from simmarket.summary import HEADLINES, fmt, headline_figures
+from simmarket.analysis.frames import CurveTrend, connection_value_trend
+from simmarket.analysis.query import AnalysisError, RunInfo, open_run
+from simmarket.analysis.summary import HEADLINES, fmt, headline_figures
 
 CURVE_LABELS = {
     "total_value": "total connection value",

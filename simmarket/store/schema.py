@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from simmarket.views import create_views
+from simmarket.store.views import create_views
 
 SCHEMA_VERSION = 1
 

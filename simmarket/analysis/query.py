@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from simmarket.schema import SCHEMA_VERSION
+from simmarket.store.schema import SCHEMA_VERSION
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -163,7 +163,7 @@ def refresh_stale_views(conn: sqlite3.Connection) -> list[str]:
     of the same name with the current definition takes precedence on this connection only;
     the file is not touched. Returns the names refreshed.
     """
-    from simmarket.views import VIEWS
+    from simmarket.store.views import VIEWS
 
     refreshed = []
     try:

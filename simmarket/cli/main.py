@@ -20,10 +20,11 @@ from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
-from simmarket import __version__, analysis_cli
+from simmarket import __version__
+from simmarket.analysis.summary import HEADLINES, fmt
+from simmarket.cli import analysis as analysis_cli
 from simmarket.config import ConfigError, load_config
-from simmarket.store import StoreError
-from simmarket.summary import HEADLINES, fmt
+from simmarket.store.sqlite import StoreError
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

@@ -19,8 +19,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from simmarket.query import AnalysisError, RunInfo, open_run
-from simmarket.views import VIEWS
+from simmarket.analysis.query import AnalysisError, RunInfo, open_run
+from simmarket.store.views import VIEWS
 
 #: what each table of a run database holds (docs/schema.md has every column)
 TABLE_DESCRIPTIONS = {

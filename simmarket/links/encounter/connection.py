@@ -36,11 +36,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simmarket.items import OWNER_FIRM, OWNER_TYPES
-from simmarket.pairs import PairSet
+from simmarket.core.items import OWNER_FIRM, OWNER_TYPES
+from simmarket.core.pairs import PairSet
 
 if TYPE_CHECKING:
-    from simmarket.model import Model
+    from simmarket.core.model import Model
 
 PLATFORM = 0
 #: Feeds drawn per topic in the first batch; later batches follow each topic's demand.

@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from simmarket.items import OWNER_FIRM, OWNER_USER
+from simmarket.core.items import OWNER_FIRM, OWNER_USER
+from simmarket.core.streams import Block
 from simmarket.metrics import closeness_csgraph, hhi, strength_degree_csgraph
-from simmarket.streams import Block
 
 if TYPE_CHECKING:
-    from simmarket.model import Model
+    from simmarket.core.model import Model
 
 
 @dataclass

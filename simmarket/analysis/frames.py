@@ -23,9 +23,9 @@ from typing import Any
 
 import pandas as pd
 
-from simmarket.query import AnalysisError, RunInfo, open_run
-from simmarket.summary import HEADLINES, headline_figures
-from simmarket.views import VIEWS
+from simmarket.analysis.query import AnalysisError, RunInfo, open_run
+from simmarket.analysis.summary import HEADLINES, headline_figures
+from simmarket.store.views import VIEWS
 
 Source = str | Path | sqlite3.Connection
 

@@ -18,7 +18,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from simmarket.query import AnalysisError
+from simmarket.analysis.query import AnalysisError
 
 __all__ = ["AnalysisError", "add_parsers", "dispatch"]
 
@@ -55,7 +55,7 @@ def dispatch(args: argparse.Namespace) -> int | None:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from simmarket.query import execute, format_cell, open_run, to_csv, to_json
+    from simmarket.analysis.query import execute, format_cell, open_run, to_csv, to_json
 
     conn, info = open_run(args.db)
     try:
@@ -97,13 +97,13 @@ def _print_rows(names: list[str], cells: list[list[str]]) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from simmarket.report import report
+    from simmarket.analysis.report import report
 
     return report(args.db, plots=args.plots)
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from simmarket.compare import compare, comparison_json, print_comparison
+    from simmarket.analysis.compare import compare, comparison_json, print_comparison
 
     comparison = compare(args.dbs)
     if args.json:
@@ -114,7 +114,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _browse(args: argparse.Namespace) -> int:
-    from simmarket.browse import browse
+    from simmarket.analysis.browse import browse
 
     err = Console(stderr=True, soft_wrap=True)
     return browse(args.db, host=args.host, port=args.port, open_browser=args.open,

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-from simmarket.schema import SCHEMA_VERSION, create_indexes, create_schema
+from simmarket.store.schema import SCHEMA_VERSION, create_indexes, create_schema
 
 EVENT_COLUMNS = (
     "t", "kind", "actor_id", "actor_type", "item_id", "counterpart_id", "counterpart_type",

@@ -19,9 +19,9 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from simmarket.analysis import CurveTrend, connection_value_trend
-from simmarket.query import AnalysisError, RunInfo, open_run
-from simmarket.summary import HEADLINES, fmt, headline_figures
+from simmarket.analysis.frames import CurveTrend, connection_value_trend
+from simmarket.analysis.query import AnalysisError, RunInfo, open_run
+from simmarket.analysis.summary import HEADLINES, fmt, headline_figures
 
 #: file name -> title of the figure; see :func:`write_plots`
 PLOTS: dict[str, str] = {

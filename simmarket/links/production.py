@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simmarket.items import OWNER_USER
-from simmarket.streams import Block
+from simmarket.core.items import OWNER_USER
+from simmarket.core.streams import Block
 
 if TYPE_CHECKING:
-    from simmarket.model import Model
+    from simmarket.core.model import Model
 
 
 class ValueProduction:

@@ -1,0 +1,5 @@
+import sys
+
+from simmarket.cli.main import main
+
+sys.exit(main())
