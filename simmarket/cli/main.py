@@ -23,6 +23,7 @@ from rich.text import Text
 from simmarket import __version__
 from simmarket.analysis.summary import HEADLINES, fmt
 from simmarket.cli import analysis as analysis_cli
+from simmarket.cli import experiments as experiments_cli
 from simmarket.config import ConfigError, load_config
 from simmarket.store.sqlite import StoreError
 
@@ -58,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a scenario and print it resolved")
     v.add_argument("config")
     analysis_cli.add_parsers(sub)
+    experiments_cli.add_parsers(sub)
     return p
 
 
@@ -69,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "validate":
             return _validate(args)
         if (code := analysis_cli.dispatch(args)) is not None:
+            return code
+        if (code := experiments_cli.dispatch(args)) is not None:
             return code
     except (ConfigError, StoreError, FileNotFoundError, analysis_cli.AnalysisError) as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
