@@ -105,7 +105,7 @@ def test_killed_run_with_empty_final_tables_reports(killed_db, tmp_path, capsys)
     code, out, err = report(capsys, str(killed_db), "--plots", str(tmp_path / "k"))
     assert code == 0, err
     flat = " ".join(out.split())
-    assert "never finished" in flat
+    assert "did not finish (last committed day" in flat
     assert "no connections" in flat or "connections" in flat
     for f in (tmp_path / "k").glob("*.png"):
         assert np.asarray(png_size(f)).prod() > 0

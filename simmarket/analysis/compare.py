@@ -2,7 +2,11 @@
 
 Each run's figures are computed afresh from its tables (``simmarket.summary``) plus the
 shape of its connection value curve (:func:`simmarket.analysis.connection_value_trend`).
-The first run is the reference: every other run gets its difference and ratio to it.
+The first run is the reference: every other run gets its difference to it, and its ratio
+where a ratio means something (not for a day number, a growth rate or a slope, see
+:data:`NOT_RATIO_SCALE`). Two runs are shown side by side; more than two in a long table,
+one row per run and figure, so that the table stays as narrow as two runs' and no label is
+ever cut.
 
 Runs of different horizons (or one stopped earlier than the other) are not comparable and
 are refused. When a metaverse-mode run sits beside an industrial-mode run, the comparison
@@ -25,8 +29,15 @@ from rich.console import Console
 from rich.table import Table
 
 from simmarket.analysis.frames import CurveTrend, connection_value_trend
-from simmarket.analysis.query import AnalysisError, RunInfo, open_run
+from simmarket.analysis.query import AnalysisError, RunInfo, interruptible, open_run
 from simmarket.analysis.summary import HEADLINES, fmt, headline_figures
+
+#: figures whose ratio between two runs means nothing: a day number (day 40 is not "twice"
+#: day 20), and rates and slopes that can be zero or change sign; only differences are shown
+NOT_RATIO_SCALE = frozenset({
+    "government_withdrew_day", "output_growth", "mean_output_growth", "slope",
+    "slope_per_quality", "within_change",
+})
 
 CURVE_LABELS = {
     "total_value": "total connection value",
@@ -51,6 +62,33 @@ class RunFigures:
 
 
 @dataclass
+class FigureRow:
+    """One compared figure: its values per run and how they relate to the reference's."""
+
+    layer: str
+    name: str
+    label: str
+    values: list[Any]
+
+    @property
+    def ratio_scale(self) -> bool:
+        """Whether the ratio of two values of this figure means something."""
+        return self.name not in NOT_RATIO_SCALE
+
+    def difference(self, k: int) -> float | None:
+        """Run k's value minus the reference's (None when either is not a number)."""
+        return _diff(self.values[k], self.values[0])
+
+    def ratio(self, k: int) -> float | None:
+        """Run k's value over the reference's, only for a ratio-scale figure with both
+        values non-negative and the reference's positive (None otherwise)."""
+        v, ref = self.values[k], self.values[0]
+        if not (self.ratio_scale and _number(v) and _number(ref)) or v < 0 or ref <= 0:
+            return None
+        return float(v) / float(ref)
+
+
+@dataclass
 class Verdict:
     """One computed check of the paper's Fig. 1 and whether it holds."""
 
@@ -67,16 +105,21 @@ class Comparison:
     notes: list[str] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
 
-    def rows(self) -> list[tuple[str, str, list[Any]]]:
-        """(layer, label, values per run) for every compared figure."""
+    def figure_rows(self) -> list[FigureRow]:
+        """Every compared figure, with its values per run."""
         out = []
         for layer, (_, labels) in HEADLINES.items():
             for name, label in labels.items():
-                out.append((layer, label, [r.value(layer, name) for r in self.runs]))
+                out.append(FigureRow(layer, name, label, [r.value(layer, name)
+                                                          for r in self.runs]))
         for key, label in CURVE_LABELS.items():
-            out.append(("connection value curve", label,
-                        [getattr(r.trend, key) for r in self.runs]))
+            out.append(FigureRow("connection value curve", key, label,
+                                 [getattr(r.trend, key) for r in self.runs]))
         return out
+
+    def rows(self) -> list[tuple[str, str, list[Any]]]:
+        """(layer, label, values per run) for every compared figure."""
+        return [(f.layer, f.label, f.values) for f in self.figure_rows()]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -104,8 +147,9 @@ def compare(paths: list[str | Path], *, within_item: bool = True) -> Comparison:
 def _load(path: str | Path, within_item: bool) -> RunFigures:
     conn, info = open_run(path)
     try:
-        figures = headline_figures(conn)
-        trend = connection_value_trend(conn, within_item=within_item)
+        with interruptible(conn):  # Ctrl-C stops the within-item pass on a large run
+            figures = headline_figures(conn)
+            trend = connection_value_trend(conn, within_item=within_item)
     except sqlite3.Error as exc:
         raise AnalysisError(f"cannot read {path}: {exc}") from None
     finally:
@@ -200,35 +244,75 @@ def _direction_verdict(claim: str, found: str | None, expected: str,
 # -- output ---------------------------------------------------------------------------------
 
 
-def print_comparison(c: Comparison, console: Console) -> None:
-    """The runs (letters A, B, ...), the side-by-side table, notes and Fig. 1 verdicts."""
-    letters = [chr(ord("A") + k) if k < 26 else f"R{k + 1}" for k in range(len(c.runs))]
+def print_comparison(c: Comparison, console: Console, *, long: bool | None = None) -> None:
+    """The runs (letters A, B, ...), the table of figures, notes and Fig. 1 verdicts.
+
+    Two runs are shown side by side; more than two (or ``long=True``) in the long format,
+    because a wide table of n runs needs 3n columns and squeezes the labels to nothing.
+    """
+    letters = run_letters(len(c.runs))
     for letter, r in zip(letters, c.runs):
         status = "" if r.info.finished else f", [yellow]{r.info.status}[/]"
         console.print(f"[bold]{letter}[/] = {r.label}{status}: {r.info.path}", highlight=False)
+    if long is None:
+        long = len(c.runs) > 2
+    console.print(_long_table(c, letters) if long else _wide_table(c, letters))
+    for note in c.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    if c.verdicts:
+        _print_verdicts(c.verdicts, console)
+
+
+def run_letters(n: int) -> list[str]:
+    """A, B, ..., Z, then R27, R28, ...: short names for the runs in the tables."""
+    return [chr(ord("A") + k) if k < 26 else f"R{k + 1}" for k in range(n)]
+
+
+def _wide_table(c: Comparison, letters: list[str]) -> Table:
+    """Side by side: one row per figure, a column per run, differences and ratios."""
     ref = letters[0]
     table = Table(title=f"simmarket compare — reference {ref}")
-    table.add_column("layer", style="bold")
-    table.add_column("figure")
+    table.add_column("layer", style="bold", overflow="fold")
+    table.add_column("figure", overflow="fold")  # wrapped, never cut with an ellipsis
     for letter in letters:
         table.add_column(letter, justify="right")
     for letter in letters[1:]:
         table.add_column(f"{letter} − {ref}", justify="right", style="cyan")
         table.add_column(f"{letter} / {ref}", justify="right", style="cyan")
     last = None
-    for layer, label, values in c.rows():
-        if last is not None and layer != last:
+    for row in c.figure_rows():
+        if last is not None and row.layer != last:
             table.add_section()
-        cells = [fmt(v) for v in values]
-        for v in values[1:]:
-            cells += [fmt(_diff(v, values[0])), _ratio(v, values[0])]
-        table.add_row(layer if layer != last else "", label, *cells)
-        last = layer
-    console.print(table)
-    for note in c.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
-    if c.verdicts:
-        _print_verdicts(c.verdicts, console)
+        cells = [fmt(v) for v in row.values]
+        for k in range(1, len(row.values)):
+            cells += [fmt(row.difference(k)), _fmt_ratio(row.ratio(k))]
+        table.add_row(row.layer if row.layer != last else "", row.label, *cells)
+        last = row.layer
+    return table
+
+
+def _long_table(c: Comparison, letters: list[str]) -> Table:
+    """Long format: one row per run and figure, so the width does not grow with the runs."""
+    ref = letters[0]
+    table = Table(title=f"simmarket compare — {len(letters)} runs, reference {ref}")
+    table.add_column("figure", overflow="fold")
+    table.add_column("run", justify="center", style="bold")
+    table.add_column("value", justify="right")
+    table.add_column(f"− {ref}", justify="right", style="cyan")
+    table.add_column(f"/ {ref}", justify="right", style="cyan")
+    last = None
+    for row in c.figure_rows():
+        if row.layer != last:
+            if last is not None:
+                table.add_section()
+            table.add_row(f"[bold]{row.layer}[/]", "", "", "", "")
+            last = row.layer
+        for k, letter in enumerate(letters):
+            diff = "" if k == 0 else fmt(row.difference(k))
+            ratio = "" if k == 0 else _fmt_ratio(row.ratio(k))
+            table.add_row(f"  {row.label}" if k == 0 else "", letter, fmt(row.values[k]),
+                          diff, ratio)
+    return table
 
 
 def _print_verdicts(verdicts: list[Verdict], console: Console) -> None:
@@ -255,13 +339,15 @@ def comparison_json(c: Comparison) -> str:
     return json.dumps(c.as_dict(), indent=1, default=str)
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _diff(v: Any, ref: Any) -> float | None:
-    if isinstance(v, int | float) and isinstance(ref, int | float):
+    if _number(v) and _number(ref):
         return float(v) - float(ref)
     return None
 
 
-def _ratio(v: Any, ref: Any) -> str:
-    if isinstance(v, int | float) and isinstance(ref, int | float) and ref != 0:
-        return f"{float(v) / float(ref):.3g}"
-    return "—"
+def _fmt_ratio(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:.3g}"

@@ -20,7 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from simmarket.analysis.frames import CurveTrend, connection_value_trend
-from simmarket.analysis.query import AnalysisError, RunInfo, open_run
+from simmarket.analysis.query import AnalysisError, RunInfo, interruptible, open_run
 from simmarket.analysis.summary import HEADLINES, fmt, headline_figures
 
 #: file name -> title of the figure; see :func:`write_plots`
@@ -40,14 +40,15 @@ def report(path: str | Path, *, plots: str | Path | None = None,
     console = console or Console()
     conn, info = open_run(path)
     try:
-        _print_header(console, info)
-        _print_headlines(console, conn)
-        _print_findings(console, conn, within_item)
-        if plots is not None:
-            written = write_plots(conn, info, Path(plots))
-            console.print(f"[bold]plots[/] ({len(written)}) in {Path(plots)}:")
-            for p in written:
-                console.print(f"  {p.name}  [dim]{PLOTS[p.name]}[/]")
+        with interruptible(conn):  # Ctrl-C stops a long view query on a large run
+            _print_header(console, info)
+            _print_headlines(console, conn)
+            _print_findings(console, conn, within_item)
+            if plots is not None:
+                written = write_plots(conn, info, Path(plots))
+                console.print(f"[bold]plots[/] ({len(written)}) in {Path(plots)}:")
+                for p in written:
+                    console.print(f"  {p.name}  [dim]{PLOTS[p.name]}[/]")
     finally:
         conn.close()
     return 0
@@ -82,12 +83,12 @@ def _print_header(console: Console, info: RunInfo) -> None:
 
 def config_changes(config: dict[str, Any], limit: int = 12) -> str:
     """The settings of a run that differ from this version's defaults, one per line."""
-    from simmarket.config import Config
+    from simmarket.config import config_from_dict
 
     if not config:
         return "— (not recorded)"
     skip = {"name", "seed", "horizon_days", "users.n", "mode", "output.path"}
-    defaults = _flatten(Config().resolved())
+    defaults = _flatten(config_from_dict({}).resolved())
     changed = [f"{k} = {v!r}" for k, v in _flatten(config).items()
                if k not in skip and v != defaults.get(k, object())]
     if not changed:
@@ -217,15 +218,16 @@ def _spillover_finding(conn: sqlite3.Connection) -> str:
 
 
 def write_plots(conn: sqlite3.Connection, info: RunInfo, out_dir: Path) -> list[Path]:
-    """Write the six PNG figures of a run into ``out_dir``; returns their paths."""
-    try:
-        import matplotlib
+    """Write the six PNG figures of a run into ``out_dir``; returns their paths.
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise AnalysisError("plots need matplotlib: install simmarket's 'plots' extra "
-                            "(pip install matplotlib)") from None
+    matplotlib is a dependency of simmarket (plots are part of the analysis), imported here
+    only so that the other commands do not pay for its import.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -1,8 +1,8 @@
 """The analysis subcommands of the CLI: query, report, compare, browse.
 
-    simmarket query DB "SQL" [--csv | --json]
+    simmarket query DB "SQL" [--csv | --json] [--timeout SECONDS]
     simmarket report DB [--plots DIR]
-    simmarket compare A.db B.db [...] [--json]
+    simmarket compare A.db B.db [...] [--json | --long]
     simmarket browse DB [--port N] [--open]
 
 ``simmarket.cli`` registers them with :func:`add_parsers` and hands parsed arguments to
@@ -33,12 +33,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     fmt = q.add_mutually_exclusive_group()
     fmt.add_argument("--csv", action="store_true", help="print CSV (with a header line)")
     fmt.add_argument("--json", action="store_true", help="print a JSON array of objects")
+    q.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="stop the query after this many seconds (exit 2); Ctrl-C always stops")
     r = sub.add_parser("report", help="report a run: config, status, figures, plots")
     r.add_argument("db", help="run database (.db)")
     r.add_argument("--plots", metavar="DIR", help="also write PNG plots into DIR")
     c = sub.add_parser("compare", help="headline figures of several runs side by side")
     c.add_argument("dbs", nargs="+", metavar="DB", help="two or more run databases")
-    c.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    cfmt = c.add_mutually_exclusive_group()
+    cfmt.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    cfmt.add_argument("--long", action="store_true",
+                      help="one row per run and figure (the default for more than two runs)")
     b = sub.add_parser("browse", help="open a run database in datasette (browse extra)")
     b.add_argument("db", help="run database (.db)")
     b.add_argument("--host", default="127.0.0.1", help="address to serve on")
@@ -59,7 +64,7 @@ def _query(args: argparse.Namespace) -> int:
 
     conn, info = open_run(args.db)
     try:
-        names, rows = execute(conn, args.sql)
+        names, rows = execute(conn, args.sql, timeout=args.timeout)
     finally:
         conn.close()
     if args.csv:
@@ -98,7 +103,10 @@ def _print_rows(names: list[str], cells: list[list[str]]) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     from simmarket.analysis.report import report
+    from simmarket.experiments.report import is_experiment, report_experiment
 
+    if is_experiment(args.db):  # an experiment directory: ensemble figures
+        return report_experiment(args.db, plots=args.plots)
     return report(args.db, plots=args.plots)
 
 
@@ -109,7 +117,7 @@ def _compare(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(comparison_json(comparison) + "\n")
     else:
-        print_comparison(comparison, Console())
+        print_comparison(comparison, Console(), long=args.long or None)
     return 0
 
 
