@@ -27,7 +27,7 @@ seed = 11
 events = "none"
 [set]
 "users.n" = 200
-horizon_days = 28
+horizon_days = 21
 [[factors]]
 key = "tech.access_share"
 values = [0.5, 1.0]
@@ -57,7 +57,7 @@ def test_quoted_and_dotted_set_keys_mean_the_same(tmp_path):
     quoted = load_design(write(tmp_path / "a.toml", TINY))
     dotted = load_design(write(tmp_path / "b.toml", TINY.replace(
         '"users.n" = 200', "users.n = 200")))
-    assert quoted.overrides == dotted.overrides == {"users.n": 200, "horizon_days": 28}
+    assert quoted.overrides == dotted.overrides == {"users.n": 200, "horizon_days": 21}
     assert quoted.fingerprint() == dotted.fingerprint()
     assert quoted.runs()[0].config["users"] == {"n": 200}
 
@@ -202,7 +202,7 @@ def test_per_period_tables_carry_the_run_id(tiny):
     db = out / "experiment.db"
     for table in ("period_production", "period_encounter", "period_transmission", "macro"):
         per_run = rows(db, f"SELECT run_id, COUNT(*) FROM {table} GROUP BY run_id")
-        assert [r for r, _ in per_run] == list(range(6)) and all(c >= 4 for _, c in per_run)
+        assert [r for r, _ in per_run] == list(range(6)) and all(c >= 3 for _, c in per_run)
     one = sqlite3.connect(out / "runs" / "run-0004.db")
     expected = one.execute("SELECT period, items_created FROM period_production "
                            "ORDER BY period").fetchall()
@@ -285,7 +285,7 @@ def test_a_run_that_raises_is_recorded_and_the_rest_finish(tmp_path):
 
 def test_ctrl_c_keeps_what_finished_and_a_rerun_finishes(tmp_path):
     text = TINY.replace("replications = 3", "replications = 4").replace(
-        "horizon_days = 28", "horizon_days = 45")
+        "horizon_days = 21", "horizon_days = 45")
     design = write(tmp_path / "d.toml", text)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "simmarket.cli", "experiment", str(design), "--out",

@@ -121,14 +121,76 @@ def _experiment(args: argparse.Namespace, err: Console) -> int:
 
 
 def _propositions(args: argparse.Namespace, err: Console) -> int:
-    from simmarket.experiments.propositions import run_propositions
+    from rich.table import Table
+
+    from simmarket.experiments import propositions as props
+    from simmarket.experiments.display import run_progress
+    from simmarket.experiments.evaluators import make_evaluator
 
     _check_where(args)
-    return run_propositions(args, err)
+    reps = props.DEFAULT_REPS if args.reps is None else args.reps
+    users = props.DEFAULT_USERS if args.users is None else args.users
+    days = props.DEFAULT_DAYS if args.days is None else args.days
+    props.suite_design(reps, users, days)  # refuse bad sizes before starting workers
+    evaluator = make_evaluator(args.jobs, args.dask)
+    try:
+        with run_progress(err, "propositions", args.quiet) as hooks:
+            rows, result = props.run_suite(args.out, evaluator, reps=reps, users=users,
+                                           days=days, force=args.force, progress=hooks)
+    finally:
+        evaluator.close()
+    table = Table(title=f"Propositions (MODEL.md §6): {reps} replications, {users} users, "
+                        f"{days:g} days")
+    for col in ("P", "claim", "expected", "effect", "95% CI", "agree", "verdict"):
+        table.add_column(col, justify="right" if col in ("effect", "agree") else "left",
+                         no_wrap=col != "claim")
+    style = {"holds": "green", "contradicts": "red", "inconclusive": "yellow"}
+    for r in rows:
+        sign = r["expected"].rsplit(" ", 2)[-2:]
+        table.add_row(str(r["proposition"]), r["claim"], " ".join(sign), props._num(r["effect"]),
+                      f"[{props._num(r['ci_low'])}, {props._num(r['ci_high'])}]",
+                      props._num(r["agree_share"]),
+                      f"[{style[r['verdict']]}]{r['verdict']}[/]")
+    Console().print(table)
+    err.print(f"written: {result.db_path} (table propositions), "
+              f"{Path(args.out) / 'propositions.md'}", highlight=False)
+    if result.interrupted:
+        err.print("[yellow]interrupted[/]: run the same command again to finish")
+        return EXIT_INTERRUPTED
+    return 1 if result.failed else 0
 
 
 def _sensitivity(args: argparse.Namespace, err: Console) -> int:
-    from simmarket.experiments.sensitivity import run_sensitivity
+    from rich.table import Table
+
+    from simmarket.experiments import sensitivity as sa
+    from simmarket.experiments.design import load_design
+    from simmarket.experiments.display import run_progress
+    from simmarket.experiments.evaluators import make_evaluator
 
     _check_where(args)
-    return run_sensitivity(args, err)
+    design = load_design(args.design)
+    n = args.n or sa.DEFAULT_N[args.method]
+    sa.sampled_design(design, args.method, n)  # refuse bad ranges before starting workers
+    out = Path(args.out or Path("results") / f"{design.name}-{args.method}")
+    evaluator = make_evaluator(args.jobs, args.dask)
+    try:
+        with run_progress(err, f"{design.name} ({args.method})", args.quiet) as hooks:
+            rows, result = sa.run_sensitivity(design, args.method, n, out, evaluator,
+                                              force=args.force, progress=hooks)
+    finally:
+        evaluator.close()
+    cols = sa.COLUMNS[args.method]
+    table = Table(title=f"{args.method} indices: {design.name}, n = {n}, "
+                        f"{design.replications} replication(s) per point")
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("name", "factor") else "right",
+                         no_wrap=True)
+    for r in rows:
+        table.add_row(*[r[c] if isinstance(r[c], str) else f"{r[c]:.4g}" for c in cols])
+    Console().print(table)
+    err.print(f"written: {result.db_path} (table sensitivity_{args.method}), "
+              f"{out / 'plots' / f'sensitivity_{args.method}.png'}", highlight=False)
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    return 1 if result.failed else 0
