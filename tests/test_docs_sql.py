@@ -27,19 +27,23 @@ SCHEMA_MD = ROOT / "docs" / "schema.md"
 FENCE = re.compile(r"^```sql[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
-def sql_blocks() -> list[tuple[str, int, str]]:
-    """(file name, line number, SQL) of every ```sql block of the documents."""
+def sql_blocks(experiment: bool = False) -> list[tuple[str, int, str]]:
+    """(file name, line number, SQL) of every ```sql block of the documents: about a run
+    database, or (``experiment``) under a heading "## Experiment..." about experiment.db."""
     out = []
     for doc in DOCS:
         if not doc.exists():
             continue
         text = doc.read_text(encoding="utf-8")
         for m in FENCE.finditer(text):
-            out.append((doc.name, text.count("\n", 0, m.start()) + 1, m.group(1)))
+            heads = re.findall(r"^## (.*)$", text[:m.start()], re.MULTILINE)
+            if (bool(heads) and heads[-1].startswith("Experiment")) == experiment:
+                out.append((doc.name, text.count("\n", 0, m.start()) + 1, m.group(1)))
     return out
 
 
 BLOCKS = sql_blocks()
+EXPERIMENT_BLOCKS = sql_blocks(experiment=True)
 
 
 def sqlite3_client() -> str:
@@ -76,6 +80,58 @@ def test_sql_block_runs_in_the_sqlite3_client(fresh_db, doc, line, sql):
         f"{doc} line {line}: sqlite3 failed\n{sql}\n--- stderr ---\n{p.stderr}")
     assert p.stdout.strip(), f"{doc} line {line}: the query printed nothing\n{sql}"
     assert fresh_db.read_bytes() == before
+
+
+@pytest.fixture(scope="module")
+def experiment_dbs(tmp_path_factory) -> dict[str, Path]:
+    """Real experiment databases made by simmarket.experiments: a tiny propositions suite
+    (runs, outcomes, summary, paired, per-period tables, propositions) and a tiny Morris
+    analysis (sensitivity_morris)."""
+    from simmarket.experiments.design import load_design
+    from simmarket.experiments.evaluators import PoolEvaluator
+    from simmarket.experiments.propositions import run_suite
+    from simmarket.experiments.sensitivity import run_sensitivity
+
+    base = tmp_path_factory.mktemp("experiments")
+    design = base / "sa.toml"
+    design.write_text('[set]\n"users.n" = 100\nhorizon_days = 14\n[[factors]]\n'
+                      'key = "tech.access_share"\nlow = 0.3\nhigh = 1.0\n', encoding="utf-8")
+    pool = PoolEvaluator(2)
+    try:
+        run_suite(base / "props", pool, reps=2, users=100, days=7)
+        run_sensitivity(load_design(design), "morris", 2, base / "sa", pool)
+    finally:
+        pool.close()
+    return {"experiment": base / "props" / "experiment.db",
+            "sensitivity": base / "sa" / "experiment.db"}
+
+
+@pytest.mark.parametrize("doc,line,sql", EXPERIMENT_BLOCKS,
+                         ids=[f"{d}:{n}" for d, n, _ in EXPERIMENT_BLOCKS])
+def test_experiment_sql_block_runs_in_the_sqlite3_client(experiment_dbs, doc, line, sql):
+    exe = sqlite3_client()
+    db = experiment_dbs["sensitivity" if "sensitivity_" in sql else "experiment"]
+    p = subprocess.run([exe, "-bail", "-readonly", str(db)], input=sql,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and not p.stderr.strip(), (
+        f"{doc} line {line}: sqlite3 failed\n{sql}\n--- stderr ---\n{p.stderr}")
+    assert p.stdout.strip(), f"{doc} line {line}: the query printed nothing\n{sql}"
+
+
+def test_schema_md_documents_every_experiment_table_and_column(experiment_dbs):
+    text = SCHEMA_MD.read_text(encoding="utf-8")
+    section = text[text.index("## Experiment database"):]
+    missing = []
+    for db in experiment_dbs.values():
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            if f"`{name}`" not in section:
+                missing.append(name)
+            elif not name.startswith(("period_", "centrality", "macro", "policy_")):
+                missing += [f"{name}.{r[1]}" for r in conn.execute(f"PRAGMA table_info({name})")
+                            if f"`{r[1]}`" not in section]
+        conn.close()
+    assert not missing, f"docs/schema.md, Experiment database, lacks: {missing}"
 
 
 def test_a_broken_query_fails_in_the_client(fresh_db):
