@@ -1,0 +1,906 @@
+"""Each link of the model tested alone, on a small hand-made world state (no model run).
+
+Every test builds a :class:`~simmarket.core.context.Context` from a fresh SimPy environment,
+a scenario, purpose-keyed random streams, a :class:`~simmarket.core.world.World` and an
+in-memory recorder keeping every event; sets the world's arrays by hand (users' knowledge,
+sharing, topics; items released with ``world.release_item``; firms' capital) and checks one
+mechanism against values computed by hand from its docstring. Noise is switched off and
+decisions are made certain (probabilities 0 or 1, thresholds far away) wherever the mechanism
+allows, so that exact values can be asserted.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+import simpy
+
+from simmarket.config import config_from_dict
+from simmarket.config.scenario import Economy
+from simmarket.core.context import Context
+from simmarket.core.items import OWNER_FIRM, OWNER_USER
+from simmarket.core.population import Population
+from simmarket.core.streams import Block, Streams
+from simmarket.core.world import World
+from simmarket.links.encounter import Recommender, ValueEncounter
+from simmarket.links.production import ValueProduction
+from simmarket.links.spillover import GrowthModel, ValueSpillover, steady_state_k_tilde
+from simmarket.links.transmission.firms import FirmsLink
+from simmarket.links.transmission.government import Government
+from simmarket.links.transmission.network import ValueNetwork
+from simmarket.store.memory import MemoryRecorder
+
+SEED = 20240601
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def make_ctx(extra: dict[str, Any] | None = None, n: int = 20, seed: int = SEED) -> Context:
+    """A context over a fresh world of `n` users; `extra` overrides scenario keys."""
+    scenario = config_from_dict(_merge({"users": {"n": n}}, extra or {})).scenario
+    streams = Streams(seed)
+    world = World(scenario, streams, ValueNetwork(n))
+    return Context(simpy.Environment(), scenario, world, streams, MemoryRecorder(events="all"))
+
+
+def events(ctx: Context, kind: str):
+    """The recorded events of one kind, in the order they were emitted."""
+    df = ctx.recorder.events()
+    return df[df.kind == kind].reset_index(drop=True)
+
+
+def edge(ctx: Context, a: int, b: int) -> float:
+    """Value accumulated on the value-network edge a - b."""
+    return float(ctx.world.network.graph(ctx.world.firms.n)[a, b])
+
+
+# == value production ==========================================================================
+
+QUIET = {"production": {"time_noise": 0.0, "quality_noise": 0.0}}
+
+
+def _create(ctx: Context, prod: ValueProduction, user: int) -> None:
+    """Run one creation session of `user` to its end."""
+    ctx.env.process(prod.create(user))
+    ctx.env.run()
+
+
+def test_production_time_quality_and_knowledge_flow():
+    """Without noise an item takes T0 / (1 + kappa) days and has quality
+    kappa / (kappa + kappa_half); the creator learns learning x q by doing. With S = 0,
+    kappa is the user's own knowledge."""
+    ctx = make_ctx(_merge(QUIET, {"production": {
+        "production_time": 2.0, "quality_half": 1.5, "learning": 0.05}}))
+    users = ctx.world.users
+    users.knowledge[3] = 3.0
+    users.sharing[3] = 0.0  # hides: S stays 0
+    prod = ValueProduction(ctx)
+    _create(ctx, prod, 3)
+    q = 3.0 / (3.0 + 1.5)
+    assert ctx.env.now == pytest.approx(2.0 / (1.0 + 3.0), rel=1e-12)
+    items = ctx.world.items
+    assert items.n == 1 and ctx.world.counters.items_released == 1
+    assert items.quality[0] == pytest.approx(q, rel=1e-12)
+    assert items.production_time[0] == pytest.approx(0.5, rel=1e-12)
+    assert (items.owner[0], items.owner_type[0], items.topic[0]) == (3, OWNER_USER, users.topic[3])
+    assert users.knowledge[3] == pytest.approx(3.0 + 0.05 * q, rel=1e-12)
+    assert (users.items_created[3], users.created_period[3]) == (1, 1)
+    created = events(ctx, "content_created")
+    assert created.actor_id.tolist() == [3] and created.value[0] == pytest.approx(q)
+    hidden = events(ctx, "knowledge_hidden")
+    assert hidden.value.tolist() == pytest.approx([0.05 * q])
+    assert prod.stock(ctx.env.now) == 0.0 and users.hides[3] == 1
+
+
+def test_quality_is_clipped_to_its_range():
+    """Quality is kappa / (kappa + kappa_half) plus noise, kept in [0.01, 1]."""
+    ctx = make_ctx(_merge(QUIET, {"production": {"quality_half": 1.0}}))
+    ctx.world.users.knowledge[:2] = (0.0, 1e9)
+    prod = ValueProduction(ctx)
+    for user in (0, 1):
+        ctx.env.process(prod.create(user))
+    ctx.env.run()
+    by_owner = dict(zip(ctx.world.items.view("owner").tolist(),
+                        ctx.world.items.view("quality").tolist()))
+    assert by_owner[0] == 0.01
+    assert by_owner[1] == pytest.approx(1.0, abs=1e-8)
+
+
+def test_sharing_grows_the_stock_which_obsolesces_and_is_absorbed():
+    """sigma = 1 shares the flow into S (event ``knowledge_shared``); S then decays as
+    exp(-rho t); the next creator's kappa adds beta x S / N, which shortens production."""
+    rho, beta, n = 0.1, 5.0, 20
+    ctx = make_ctx(_merge(QUIET, {"production": {
+        "obsolescence": rho, "absorption": beta, "learning": 0.5, "production_time": 1.0,
+        "quality_half": 1.0}}), n=n)
+    users = ctx.world.users
+    users.knowledge[:] = 1.0
+    users.sharing[0], users.sharing[1] = 1.0, 0.0
+    prod = ValueProduction(ctx)
+    _create(ctx, prod, 0)  # kappa = 1: takes 0.5 days, q = 1/2, flow 0.25
+    t0, flow = ctx.env.now, 0.5 * 0.5
+    assert t0 == pytest.approx(0.5)
+    assert prod.stock(t0) == pytest.approx(flow, rel=1e-12)
+    assert (users.shares[0], users.shares_period[0], prod.shares) == (1, 1, 1)
+    shared = events(ctx, "knowledge_shared")
+    assert shared.actor_id.tolist() == [0] and shared.value[0] == pytest.approx(flow)
+    assert shared.item_id[0] == 0
+    # obsolescence at rate rho while nobody shares
+    assert prod.stock(t0 + 10.0) == pytest.approx(flow * math.exp(-rho * 10.0), rel=1e-12)
+    ctx.env.run(until=t0 + 10.0)
+    stock = prod.stock(ctx.env.now)
+    kappa = 1.0 + beta * stock / n
+    assert prod.effective_knowledge(1, ctx.env.now) == pytest.approx(kappa, rel=1e-12)
+    _create(ctx, prod, 1)
+    assert ctx.env.now - (t0 + 10.0) == pytest.approx(1.0 / (1.0 + kappa), rel=1e-12)
+    assert ctx.world.items.quality[1] == pytest.approx(kappa / (kappa + 1.0), rel=1e-12)
+    assert users.hides[1] == 1 and prod.hides == 1  # sigma = 0 hides
+
+
+def test_close_period_updates_sharing_by_reciprocity_and_adaptation():
+    """At a period's close ``sigma_i += adaptation (psi r - sigma_i)``, r the share of the
+    period's creations whose knowledge was shared; the row reports the period's figures."""
+    ctx = make_ctx(_merge(QUIET, {"production": {"reciprocity": 0.9, "adaptation": 0.2,
+                                                  "absorption": 0.0}}))  # kappa = k = 1
+    users = ctx.world.users
+    users.knowledge[:] = 1.0
+    users.sharing[:] = 0.5
+    users.sharing[:4] = (1.0, 1.0, 1.0, 0.0)
+    prod = ValueProduction(ctx)
+    for user in range(4):
+        _create(ctx, prod, user)
+    row = prod.close_period()
+    r = 3 / 4
+    assert (row["shares"], row["hides"], row["items_created"]) == (3, 1, 4)
+    assert row["sharing_rate"] == pytest.approx(r)
+    assert row["active_creators"] == 4
+    assert row["mean_quality"] == pytest.approx(1.0 / 2.5)  # kappa = 1, kappa_half = 1.5
+    assert row["mean_production_time"] == pytest.approx(0.5)
+    assert row["value_produced"] == pytest.approx(4 * 0.4 * ctx.scenario.encounter.value_scale)
+    expected = np.full(users.n, 0.5 + 0.2 * (0.9 * r - 0.5))
+    expected[:3] = 1.0 + 0.2 * (0.9 * r - 1.0)
+    expected[3] = 0.2 * 0.9 * r
+    np.testing.assert_allclose(users.sharing, expected, rtol=1e-12)
+    assert row["mean_sharing_propensity"] == pytest.approx(expected.mean())
+    # a period without creations keeps the last sharing rate
+    prod.start_period()
+    assert users.created_period.sum() == 0 and users.shares_period.sum() == 0
+    row = prod.close_period()
+    assert row["sharing_rate"] is None and prod.sharing_rate == pytest.approx(r)
+    np.testing.assert_allclose(users.sharing, expected + 0.2 * (0.9 * r - expected), rtol=1e-12)
+
+
+# == value encounter ===========================================================================
+
+#: Every shown item is connected to: no friction, a threshold far below any logit.
+CERTAIN = {"tech": {"hci_friction": 0.0, "systems": 1},
+           "encounter": {"threshold": -1000.0, "topic_match": 0.0}}
+
+
+def _same_place(ctx: Context, topic: int = 0, system: int = 0) -> None:
+    ctx.world.users.topic[:] = topic
+    ctx.world.users.system[:] = system
+
+
+def test_connection_value_payments_and_counts():
+    """A certain connection realises ``v = value_scale q affinity (1 + eta log1p(c_j))`` with
+    c_j the item's connections before it; the user pays v, the owner receives (1 - fee) v,
+    the platform fee x v; c_j, the user's connections and the value network grow."""
+    scale, q, eta, fee = 2.0, 0.8, 0.1, 0.3
+    ctx = make_ctx(_merge(CERTAIN, {"users": {"topics": 4}, "encounter": {
+        "value_scale": scale, "network_effect": eta, "network_function": "log",
+        "platform_fee": fee, "affinity_scale": 1.5}}))
+    _same_place(ctx)
+    item = ctx.world.release_item(0.0, 0, OWNER_USER, 1, q, 1.0)  # topic 1, one ring step
+    enc = ValueEncounter(ctx)
+    for session, user in enumerate((1, 2, 3), start=1):
+        enc.browse(user, session)
+    aff = math.exp(-1.0 / 1.5)
+    v = [scale * q * aff * (1.0 + eta * math.log1p(c)) for c in range(3)]
+    conns = events(ctx, "connection")
+    assert conns.actor_id.tolist() == [1, 2, 3]
+    assert conns.value.tolist() == pytest.approx(v, rel=1e-12)
+    assert (conns.counterpart_id == 0).all() and (conns.counterpart_type == "user").all()
+    pays = events(ctx, "payment")
+    to_owner = pays[pays.counterpart_type == "user"].value.tolist()
+    to_platform = pays[pays.counterpart_type == "platform"].value.tolist()
+    assert to_owner == pytest.approx([(1 - fee) * x for x in v], rel=1e-12)
+    assert to_platform == pytest.approx([fee * x for x in v], rel=1e-12)
+    items, users = ctx.world.items, ctx.world.users
+    assert items.connections[item] == 3
+    assert items.value[item] == pytest.approx(sum(v))
+    assert users.income[0] == pytest.approx((1 - fee) * sum(v))
+    assert users.connections_made[1:4].tolist() == [1, 1, 1]
+    assert ctx.world.counters.connections == 3
+    assert ctx.world.counters.platform_revenue == pytest.approx(fee * sum(v))
+    assert edge(ctx, 2, 0) == pytest.approx(v[1])
+    assert edge(ctx, 2, ctx.world.network.node("platform", 0)) == pytest.approx(fee * v[1])
+    row = enc.close_period()
+    assert row["connections"] == 3 and row["impressions"] == 3
+    assert row["connection_value"] == pytest.approx(sum(v))
+    assert row["paid"] == pytest.approx(sum(v)) and row["consumer_surplus"] == 0.0
+    assert row["creator_income"] == pytest.approx((1 - fee) * sum(v))
+    assert row["platform_revenue"] == pytest.approx(fee * sum(v))
+    assert enc.curve.n == [1, 1, 1]
+
+
+@pytest.mark.parametrize(("function", "n_of_c"), [("none", lambda c: 0.0),
+                                                  ("linear", lambda c: float(c))])
+def test_network_value_functions(function, n_of_c):
+    """n(c) is 0 (no network effect) or c (Metcalfe) in ``v = base (1 + eta n(c_j))``."""
+    ctx = make_ctx(_merge(CERTAIN, {"users": {"topics": 1}, "encounter": {
+        "network_function": function, "network_effect": 0.5}}))
+    _same_place(ctx)
+    ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.5, 1.0)
+    enc = ValueEncounter(ctx)
+    for user in range(1, 5):
+        enc.browse(user, user)
+    expected = [0.5 * (1.0 + 0.5 * n_of_c(c)) for c in range(4)]
+    assert events(ctx, "connection").value.tolist() == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_use_right_is_acquired_once_and_ones_own_item_is_skipped():
+    """A user connects to an item at most once, however often it is shown; an owner never
+    connects to her own item; a user joins an owner's community once, whatever the number
+    of the owner's items she connects to."""
+    ctx = make_ctx(_merge(CERTAIN, {"users": {"topics": 1}}))
+    _same_place(ctx)
+    a = ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.5, 1.0)
+    b = ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.7, 1.0)
+    enc = ValueEncounter(ctx)
+    for session in range(1, 31):  # owner 0 browses; so does user 1, again and again
+        enc.browse(0, 2 * session - 1)
+        enc.browse(1, 2 * session)
+    conns = events(ctx, "connection")
+    assert sorted(conns.item_id.tolist()) == [a, b]
+    assert (conns.actor_id == 1).all()
+    users, items = ctx.world.users, ctx.world.items
+    assert users.connections_made[:2].tolist() == [0, 2]
+    assert items.connections[a] == items.connections[b] == 1
+    joins = events(ctx, "community_joined")
+    assert joins.actor_id.tolist() == [1] and joins.counterpart_id.tolist() == [0]
+    assert joins.value.tolist() == [1.0]
+    assert users.community_size[0] == 1 and enc.community_joins == 1
+
+
+def test_hci_friction_loses_every_connection_at_one():
+    """A would-be connection is lost to HCI w.p. hci_friction: at 1, nothing connects."""
+    ctx = make_ctx(_merge(CERTAIN, {"users": {"topics": 1}, "tech": {"hci_friction": 1.0}}))
+    _same_place(ctx)
+    ctx.world.release_item(0.0, 0, OWNER_USER, 0, 1.0, 1.0)
+    enc = ValueEncounter(ctx)
+    for user in range(1, 20):
+        enc.browse(user, user)
+    assert enc.impressions == 19 and enc.connections == 0
+    assert ctx.world.items.connections[0] == 0
+
+
+def test_firm_items_pay_the_firm():
+    """A connection to a firm's derivative pays the firm (1 - fee) v and joins its community."""
+    ctx = make_ctx(_merge(CERTAIN, {"users": {"topics": 1}, "encounter": {"platform_fee": 0.2}}))
+    _same_place(ctx)
+    ctx.world.firms.append(capital=10.0)
+    original = ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.5, 1.0)
+    ctx.world.items.removed[original] = True  # only the derivative is shown
+    d = ctx.world.release_item(0.0, 0, OWNER_FIRM, 0, 0.6, 0.0, parent=original)
+    enc = ValueEncounter(ctx)
+    enc.browse(0, 1)  # user 0 owns the original, not the derivative: she connects
+    firms = ctx.world.firms
+    assert ctx.world.items.connections[d] == 1
+    assert firms.capital[0] == pytest.approx(10.0 + 0.8 * 0.6)
+    assert firms.revenue_period[0] == pytest.approx(0.8 * 0.6)
+    assert firms.community_size[0] == 1 and ctx.world.users.community_size[0] == 0
+    assert edge(ctx, 0, ctx.world.network.node("firm", 0)) == pytest.approx(0.6)
+
+
+INDUSTRIAL = _merge(CERTAIN, {"mode": "industrial", "users": {"topics": 1},
+                              "encounter": {"platform_fee": 0.3}})
+
+
+def test_industrial_units_are_rival_and_priced_at_release():
+    """In the industrial counterfactual each item has units_per_item units sold once each
+    at price = price_factor x value_scale x q; the buyer's perceived value is v, the
+    payments carry the price, and there is no community."""
+    ctx = make_ctx(_merge(INDUSTRIAL, {"industrial": {
+        "units_per_item": 2, "price_factor": 0.3}, "encounter": {"value_scale": 2.0}}))
+    _same_place(ctx)
+    j = ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.6, 1.0)
+    items = ctx.world.items
+    price = 0.3 * 2.0 * 0.6
+    assert items.price[j] == pytest.approx(price) and items.units_left[j] == 2
+    enc = ValueEncounter(ctx)
+    for user in (1, 2, 3):
+        enc.browse(user, user)
+    conns = events(ctx, "connection")
+    assert conns.actor_id.tolist() == [1, 2]  # the third finds no unit left
+    assert conns.value.tolist() == pytest.approx([2.0 * 0.6] * 2)
+    assert items.units_left[j] == 0 and items.connections[j] == 2
+    assert items.value[j] == pytest.approx(2 * price)
+    assert ctx.world.users.income[0] == pytest.approx(2 * 0.7 * price)
+    pays = events(ctx, "payment")
+    assert pays.value.tolist() == pytest.approx([0.7 * price, 0.3 * price] * 2)
+    assert events(ctx, "community_joined").empty
+    row = enc.close_period()
+    assert row["consumer_surplus"] == pytest.approx(2 * (2.0 * 0.6 - price))
+
+
+def test_industrial_utility_diminishes_with_items_owned():
+    """The m-th item of a topic a user owns is worth v = value_scale q affinity m^-d."""
+    ctx = make_ctx(_merge(INDUSTRIAL, {"industrial": {"diminishing": 0.7, "price_factor": 0.3}}))
+    _same_place(ctx)
+    for q in (0.6, 0.9, 0.8):
+        ctx.world.release_item(0.0, 0, OWNER_USER, 0, q, 1.0)
+    enc = ValueEncounter(ctx)
+    for session in range(1, 40):
+        enc.browse(1, session)
+    conns = events(ctx, "connection")
+    assert sorted(conns.item_id.tolist()) == [0, 1, 2]
+    quality = ctx.world.items.quality
+    expected = [quality[j] * m ** -0.7 for m, j in enumerate(conns.item_id.tolist(), start=1)]
+    assert conns.value.tolist() == pytest.approx(expected, rel=1e-12)
+
+
+def test_industrial_no_purchase_below_price():
+    """A buyer whose diminished utility falls below the price does not buy."""
+    ctx = make_ctx(_merge(INDUSTRIAL, {"industrial": {"diminishing": 5.0, "price_factor": 0.5}}))
+    _same_place(ctx)
+    for _ in range(2):
+        ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.6, 1.0)
+    enc = ValueEncounter(ctx)
+    for session in range(1, 40):  # 2nd item: v = 0.6 x 2^-5 < price 0.3
+        enc.browse(1, session)
+    assert len(events(ctx, "connection")) == 1
+    assert ctx.world.items.view("units_left").sum() == 2 * 50 - 1
+
+
+# -- the recommender -----------------------------------------------------------------------
+
+def _feeds(rec: Recommender, system: int, topic: int, k: int) -> list[list[int]]:
+    return [rec.next_feed(system, topic)[0] for _ in range(k)]
+
+
+def _rec_world(extra: dict, per_place: int = 3) -> tuple[Context, Recommender]:
+    """Items in every (system, topic) place, `per_place` each."""
+    ctx = make_ctx(extra)
+    sc, users = ctx.scenario, ctx.world.users
+    for system in range(sc.tech.systems):
+        for topic in range(sc.users.topics):
+            owner = system  # any user of the system: content lives in its maker's system
+            users.system[owner] = system
+            for _ in range(per_place):
+                ctx.world.release_item(0.0, owner, OWNER_USER, topic, 0.5, 1.0)
+    rec = Recommender(ctx)
+    rec.refresh()
+    return ctx, rec
+
+
+def test_without_interoperability_feeds_stay_in_the_users_system():
+    """With interoperability = 0 every slot is scoped to the user's own system; at 1 other
+    systems' content is shown too."""
+    extra = {"users": {"topics": 3}, "tech": {"systems": 3, "interoperability": 0.0}}
+    ctx, rec = _rec_world(extra)
+    system = ctx.world.items.system
+    shown = [j for f in _feeds(rec, 1, 0, 200) for j in f]
+    assert shown and set(system[shown].tolist()) == {1}
+    ctx, rec = _rec_world(_merge(extra, {"tech": {"interoperability": 1.0}}))
+    shown = [j for f in _feeds(rec, 1, 0, 200) for j in f]
+    assert set(ctx.world.items.system[shown].tolist()) == {0, 1, 2}
+
+
+def test_topic_match_one_shows_only_the_users_topic():
+    """With topic_match = 1 every slot is scoped to the user's own topic; at 0 any topic."""
+    extra = {"users": {"topics": 4}, "tech": {"systems": 2, "interoperability": 1.0},
+             "encounter": {"topic_match": 1.0}}
+    ctx, rec = _rec_world(extra)
+    shown = [j for f in _feeds(rec, 0, 2, 200) for j in f]
+    assert shown and set(ctx.world.items.topic[shown].tolist()) == {2}
+    ctx, rec = _rec_world(_merge(extra, {"encounter": {"topic_match": 0.0}}))
+    shown = [j for f in _feeds(rec, 0, 2, 200) for j in f]
+    assert set(ctx.world.items.topic[shown].tolist()) == {0, 1, 2, 3}
+
+
+def test_a_feed_holds_each_item_once_and_follows_the_feed_size():
+    """Duplicates within a feed are dropped; a feed never exceeds feed_size."""
+    extra = {"users": {"topics": 1}, "tech": {"systems": 1}, "encounter": {"feed_size": 6}}
+    ctx, rec = _rec_world(extra, per_place=4)
+    for feed in _feeds(rec, 0, 0, 100):
+        assert 1 <= len(feed) <= 6 and len(set(feed)) == len(feed)
+
+
+def test_feed_rows_are_per_group_and_survive_refreshes():
+    """Common random numbers: a group's k-th feed uses its k-th row of its own stream, so it
+    does not depend on other groups' demand, nor on an index refresh that changed nothing."""
+    extra = {"users": {"topics": 2}, "tech": {"systems": 2, "interoperability": 0.5}}
+    _, alone = _rec_world(extra)
+    reference = _feeds(alone, 0, 1, 12)
+    _, busy = _rec_world(extra)
+    mixed = []
+    for _ in range(12):
+        mixed += _feeds(busy, 0, 1, 1)
+        _feeds(busy, 1, 0, 37)  # another group's heavy demand in between
+    assert mixed == reference
+    _, refreshed = _rec_world(extra)
+    first = _feeds(refreshed, 0, 1, 5)
+    refreshed.refresh()  # a new version: the pending batch is recomputed from the same rows
+    assert first + _feeds(refreshed, 0, 1, 7) == reference
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "recommender._draw_feeds gives empty slots the placeholder item ids[0] before "
+    "_repeats(), so a real slot showing ids[0] counts as a repeat of an empty slot and is "
+    "dropped: a user whose own-topic scope is empty loses the item in about half her feeds"))
+def test_an_empty_slot_does_not_hide_the_item_it_stands_in_for():
+    """A slot whose scope has no content stays empty, and only that slot: with one item (of
+    topic 1) and a user of topic 0 at topic_match = 1/2, a feed is empty only if all 10
+    slots were scoped to the (empty) own topic, w.p. 2^-10."""
+    ctx = make_ctx({"users": {"topics": 2}, "tech": {"systems": 1},
+                    "encounter": {"topic_match": 0.5, "feed_size": 10}})
+    ctx.world.release_item(0.0, 0, OWNER_USER, 1, 0.5, 1.0)
+    rec = Recommender(ctx)
+    rec.refresh()
+    empty = sum(1 for f in _feeds(rec, 0, 0, 400) if not f)
+    assert empty <= 5  # expected 400 / 1024 < 1
+
+
+# == value transmission: firms =================================================================
+
+FIRM = {"firms": {"initial": 1, "entry_rate": 0.0, "quality_uplift": 0.3, "license_rate": 0.5,
+                  "license_minimum": 1.0, "revenue_horizon": 4.0, "recreation_cost": 2.0},
+        "encounter": {"platform_fee": 0.3}, "users": {"topics": 2}}
+
+
+def _firm_world(ip: float, capital: float = 100.0, extra: dict | None = None):
+    """One data-driven firm of topic 0 and one popular user item of topic 0: q = 0.5, nine
+    connections worth 0.5 each."""
+    ctx = make_ctx(_merge(_merge(FIRM, {"ip_protection": ip}), extra or {}))
+    link = FirmsLink(ctx)
+    link.start()
+    firms = ctx.world.firms
+    firms.topic[0], firms.capital[0], firms.data_driven[0] = 0, capital, True
+    j = ctx.world.release_item(0.0, 5, OWNER_USER, 0, 0.5, 1.0)
+    ctx.world.items.connections[j] = 9
+    ctx.world.items.value[j] = 9 * 0.5
+    return ctx, link, j
+
+
+def test_a_firm_licenses_and_recreates_a_popular_item():
+    """expected = (1 - fee) x value per connection x (1 + uplift) x (recent + 1) x horizon;
+    licence = ip (license_rate expected + license_minimum), paid to the creator; cost =
+    recreation_cost (1 + ip). The derivative is the firm's, with parent and quality uplift."""
+    ip = 0.5
+    ctx, link, j = _firm_world(ip)
+    link.scan(0)
+    expected = 0.7 * 0.5 * 1.3 * (9 + 1) * 4.0
+    fee = ip * (0.5 * expected + 1.0)
+    cost = 2.0 * (1.0 + ip)
+    firms, items, users = ctx.world.firms, ctx.world.items, ctx.world.users
+    assert firms.capital[0] == pytest.approx(100.0 - fee - cost, rel=1e-12)
+    assert users.income[5] == pytest.approx(fee, rel=1e-12)
+    assert (firms.licenses[0], firms.derivatives[0]) == (1, 1)
+    assert firms.license_fees[0] == pytest.approx(fee)
+    d = items.n - 1
+    assert (items.parent[d], items.owner[d], items.owner_type[d]) == (j, 0, OWNER_FIRM)
+    assert items.quality[d] == pytest.approx(0.5 * 1.3)
+    assert (items.topic[d], items.system[d]) == (items.topic[j], items.system[j])
+    lic = events(ctx, "license_paid")
+    assert lic[["actor_id", "item_id", "counterpart_id"]].values.tolist() == [[0, j, 5]]
+    assert lic.value[0] == pytest.approx(fee)
+    made = events(ctx, "derivative_created")
+    assert made.item_id.tolist() == [d] and made.value[0] == pytest.approx(0.65)
+    assert edge(ctx, ctx.world.network.node("firm", 0), 5) == pytest.approx(fee)
+    # the item is licensed once; the derivative (a firm's item) is no candidate
+    link.scan(0)
+    assert items.n == d + 1 and firms.licenses[0] == 1
+    row = link.close_period()
+    assert (row["licenses"], row["derivatives"]) == (1, 1)
+    assert row["license_fees"] == pytest.approx(fee)
+
+
+def test_without_ip_protection_copying_is_free():
+    """ip = 0: no licence fee (no event, no income for the creator), cost recreation_cost."""
+    ctx, link, _ = _firm_world(0.0)
+    link.scan(0)
+    assert ctx.world.firms.capital[0] == pytest.approx(100.0 - 2.0)
+    assert ctx.world.users.income[5] == 0.0 and ctx.world.firms.licenses[0] == 0
+    assert events(ctx, "license_paid").empty
+    assert ctx.world.firms.derivatives[0] == 1
+
+
+def test_no_derivative_when_it_does_not_pay_or_cannot_be_paid():
+    """A derivative is made only if expected revenue exceeds fee + cost and the firm holds
+    fee + cost."""
+    ctx, link, j = _firm_world(0.5, capital=5.0)  # fee + cost = 5.55 + 3 > 5
+    link.scan(0)
+    assert ctx.world.items.n == 1 and ctx.world.firms.capital[0] == 5.0
+    ctx, link, j = _firm_world(0.5)
+    ctx.world.items.connections[j] = 0  # expected = 0.7 x 0.25 x 1.3 x 4 = 0.91 < cost
+    ctx.world.items.value[j] = 0.0
+    link.scan(0)
+    assert ctx.world.items.n == 1 and ctx.world.firms.capital[0] == 100.0
+
+
+@pytest.mark.parametrize(("short_termism", "chosen"), [(1.0, "popular"), (0.0, "good")])
+def test_scan_ranks_by_recent_connections_or_quality(short_termism, chosen):
+    """A scan considers the scan_top items ranked by short_termism x rank(recent
+    connections) + (1 - short_termism) x rank(quality)."""
+    ctx, link, popular = _firm_world(0.0, extra={"firms": {"scan_top": 1},
+                                                 "capital": {"short_termism": short_termism}})
+    good = ctx.world.release_item(0.0, 6, OWNER_USER, 0, 0.9, 1.0)
+    ctx.world.release_item(0.0, 7, OWNER_USER, 1, 1.0, 1.0)  # another topic: never scanned
+    ctx.world.items.connections[good] = 3
+    ctx.world.items.value[good] = 3 * 0.9
+    link.scan(0)
+    parents = ctx.world.items.view("parent")
+    assert parents[parents >= 0].tolist() == [{"popular": popular, "good": good}[chosen]]
+
+
+def test_a_broke_firm_exits_at_its_scan():
+    """Every scan_interval days a firm's capital changes by (outside_income - running_cost)
+    x scan_interval; below zero it exits (``firm_exited``) and leaves the active firms."""
+    extra = {"firms": {"initial": 2, "scan_interval": 7.0, "running_cost": 1.5,
+                       "outside_income": 1.0}}
+    ctx, link, _ = _firm_world(0.0, extra=extra)
+    firms = ctx.world.firms
+    firms.capital[:2] = (1.0, 100.0)
+    firms.data_driven[:2] = False
+    ctx.env.run(until=7.5)
+    assert firms.t_exited[0] == 7.0 and firms.is_active(1)
+    assert firms.capital[:2].tolist() == pytest.approx([1.0 - 3.5, 100.0 - 3.5])
+    assert firms.active().tolist() == [1]
+    gone = events(ctx, "firm_exited")
+    assert gone.actor_id.tolist() == [0] and gone.value[0] == pytest.approx(-2.5)
+    ctx.env.run(until=30.0)
+    assert firms.t_exited[0] == 7.0 and link.exits == 1  # an exited firm stops its process
+    assert firms.capital[:2].tolist() == pytest.approx([-2.5, 100.0 - 4 * 3.5])
+
+
+def test_convert_firms_brings_traditional_firms_to_the_levers_share():
+    """Raising data_driven_share converts each active traditional firm with probability
+    (new - old) / (1 - old); exited firms are left alone; a lower share converts none."""
+    ctx = make_ctx({"firms": {"data_driven_share": 1.0}})
+    link = FirmsLink(ctx)
+    firms = ctx.world.firms
+    for k in range(4):
+        firms.append(data_driven=(k == 0))
+    firms.t_exited[3] = 1.0
+    link.convert_firms()  # old share 1/3, new 1: chance 1
+    assert firms.data_driven[:4].tolist() == [True, True, True, False]
+
+    ctx = make_ctx({"firms": {"data_driven_share": 0.5}})
+    link = FirmsLink(ctx)
+    firms = ctx.world.firms
+    for k in range(2000):
+        firms.append(data_driven=(k % 5 == 0))  # old share 0.2
+    link.convert_firms()
+    assert firms.view("data_driven").mean() == pytest.approx(0.5, abs=0.03)
+    before = firms.view("data_driven").copy()
+    ctx.scenario.firms.data_driven_share = 0.3
+    link.convert_firms()
+    assert (firms.view("data_driven") == before).all()
+
+
+# == value transmission: government ============================================================
+
+CALM = {"regulation": {"leak_rate": 0.0, "antitrust": 0.0},
+        "government": {"violation_rate": 0.0}}
+
+
+def test_reward_boosts_and_pays_the_periods_sharers():
+    """Each user who shared this period gets sigma += reward_boost (1 - sigma) and reward."""
+    ctx = make_ctx(_merge(CALM, {"government": {"reward": 0.2, "reward_boost": 0.1}}))
+    users = ctx.world.users
+    users.sharing[:] = 0.4
+    users.shares_period[[2, 5]] = (1, 3)
+    gov = Government(ctx)
+    gov.act(0.0)
+    expected = np.full(users.n, 0.4)
+    expected[[2, 5]] = 0.4 + 0.1 * 0.6
+    np.testing.assert_allclose(users.sharing, expected, rtol=1e-12)
+    assert users.income[[2, 5]].tolist() == [0.2, 0.2] and users.income.sum() == 0.4
+    assert users.rewards.sum() == pytest.approx(0.4)
+    rewards = events(ctx, "reward")
+    assert rewards.counterpart_id.tolist() == [2, 5]
+    assert rewards.value.tolist() == [0.2, 0.2]
+    assert (gov.rewards, gov.reward_paid) == (2, pytest.approx(0.4))
+    assert edge(ctx, 5, ctx.world.network.node("government", 0)) == pytest.approx(0.2)
+
+
+def test_moderation_removes_caught_violations_and_fines_owners():
+    """With violation_rate = moderation = 1 every user item of the period is removed and its
+    owner fined `penalty`; earlier periods' items and firms' items are untouched."""
+    ctx = make_ctx(_merge(CALM, {"government": {
+        "violation_rate": 1.0, "moderation": 1.0, "penalty": 1.5}}))
+    world = ctx.world
+    world.firms.append(capital=1.0)
+    old = world.release_item(0.0, 1, OWNER_USER, 0, 0.5, 1.0)
+    world.counters.period_first_item = world.items.n
+    a = world.release_item(1.0, 2, OWNER_USER, 0, 0.5, 1.0)
+    b = world.release_item(1.0, 2, OWNER_USER, 0, 0.5, 1.0)
+    c = world.release_item(1.0, 3, OWNER_USER, 0, 0.5, 1.0)
+    d = world.release_item(1.0, 0, OWNER_FIRM, 0, 0.5, 0.0, parent=old)
+    gov = Government(ctx)
+    gov.act(0.0)
+    removed = world.items.view("removed")
+    assert np.flatnonzero(removed).tolist() == [a, b, c]
+    assert not removed[old] and not removed[d]
+    assert world.users.income[[1, 2, 3]].tolist() == [0.0, -3.0, -1.5]
+    assert world.counters.government_captured == pytest.approx(4.5)
+    fines = events(ctx, "penalty")
+    assert fines.item_id.tolist() == [a, b, c] and fines.counterpart_id.tolist() == [2, 2, 3]
+    assert gov.penalties == 3
+    assert edge(ctx, 2, world.network.node("government", 0)) == pytest.approx(3.0)
+    gov.act(0.0)  # already removed: not fined twice
+    assert gov.penalties == 3 and world.users.income[2] == -3.0
+
+
+def test_antitrust_bars_and_fines_a_firm_above_the_cap():
+    """A firm whose share of the period's firm revenue exceeds 1 - antitrust is fined
+    antitrust_fine x its period revenue and barred until the next act."""
+    ctx = make_ctx(_merge(CALM, {"regulation": {"antitrust": 0.5, "antitrust_fine": 0.1}}))
+    firms = ctx.world.firms
+    for revenue in (8.0, 2.0):
+        f = firms.append(capital=10.0)
+        firms.revenue_period[f] = revenue
+    gov = Government(ctx)
+    gov.act(0.0)
+    assert firms.barred[:2].tolist() == [True, False]
+    assert firms.capital[:2].tolist() == pytest.approx([10.0 - 0.8, 10.0])
+    assert ctx.world.counters.government_captured == pytest.approx(0.8)
+    fines = events(ctx, "penalty")
+    assert fines.counterpart_id.tolist() == [0] and (fines.counterpart_type == "firm").all()
+    firms.revenue_period[:2] = (5.0, 5.0)
+    gov.act(0.0)
+    assert not firms.barred[:2].any()
+
+
+def test_a_barred_firm_does_not_scan():
+    """The firms link reads the government's bar from the world: no derivative while barred."""
+    ctx, link, _ = _firm_world(0.0, extra={"firms": {"scan_interval": 1.0}})
+    ctx.world.firms.barred[0] = True
+    ctx.env.run(until=1.5)
+    assert ctx.world.firms.derivatives[0] == 0
+    ctx.world.firms.barred[0] = False
+    ctx.env.run(until=2.5)
+    assert ctx.world.firms.derivatives[0] == 1
+
+
+def test_a_privacy_leak_lowers_trust_and_tells_the_rate_listeners():
+    """Leak chance leak_rate (1 - privacy_protection)(1 + lag): at 1 a leak happens, trust
+    (first recovering toward 1 - privacy_trust (1 - protection)) falls by leak_trust_loss."""
+    ctx = make_ctx({"regulation": {"leak_rate": 1.0, "privacy_protection": 0.0, "lag": 0.0,
+                                   "leak_trust_loss": 0.1, "privacy_trust": 0.15,
+                                   "trust_recovery": 0.2}})
+    calls = []
+    ctx.world.on_rates_changed(lambda: calls.append(ctx.world.trust))
+    assert ctx.world.trust == pytest.approx(0.85)
+    gov = Government(ctx)
+    gov.act(0.0)
+    assert ctx.world.trust == pytest.approx(0.85 * 0.9, rel=1e-12)
+    assert calls == [ctx.world.trust] and gov.leaks == 1
+    leak = events(ctx, "privacy_leak")
+    assert len(leak) == 1 and leak.value[0] == pytest.approx(0.1)
+    assert gov.close_period()["trust"] == ctx.world.trust
+
+
+def test_trust_recovers_without_leaks():
+    """Without leaks trust closes trust_recovery of its gap to the target each period."""
+    ctx = make_ctx({"regulation": {"leak_rate": 0.0, "privacy_protection": 0.5,
+                                   "privacy_trust": 0.2, "trust_recovery": 0.25}})
+    ctx.world.set_trust(0.5)
+    Government(ctx).act(0.0)
+    assert ctx.world.trust == pytest.approx(0.5 + 0.25 * (0.9 - 0.5), rel=1e-12)
+
+
+def test_the_government_withdraws_after_w_periods_above_target():
+    """W consecutive periods at or above target_sharing: the government withdraws
+    (``government_withdrew``) and stops rewarding; a period below target resets the count."""
+    ctx = make_ctx(_merge(CALM, {"government": {"withdraw_after": 3, "target_sharing": 0.5}}))
+    gov = Government(ctx)
+    for rate in (0.6, 0.4, 0.6, 0.5):
+        gov.act(rate)
+    assert gov.active and events(ctx, "government_withdrew").empty
+    ctx.env.run(until=3.0)
+    gov.act(0.7)
+    assert not gov.active and gov.withdrew_at == 3.0
+    gone = events(ctx, "government_withdrew")
+    assert gone.value.tolist() == [0.7] and gone.t.tolist() == [3.0]
+    ctx.world.users.shares_period[1] = 1
+    gov.act(0.9)
+    assert events(ctx, "reward").empty and gov.withdrawals == 1
+
+
+# == value spillover ===========================================================================
+
+def test_growth_model_one_step_by_hand():
+    """Eqs. (1)-(3): Y = A K^a ((1-u) D N)^(1-a) from the stocks at the step's start; then
+    D += B (uN)^lambda D and K += s Y - delta K."""
+    econ = Economy(tfp=1.2, capital_share=0.3, saving_rate=0.25, depreciation=0.05,
+                   data_productivity=0.2, labour_elasticity=1.0, labour=2.0,
+                   initial_data=1.5, initial_capital=3.0, period_days=7.0)
+    m = GrowthModel.initial(econ)
+    u = 0.1
+    Y = 1.2 * 3.0 ** 0.3 * ((1 - u) * 1.5 * 2.0) ** 0.7
+    g = 0.2 * (u * 2.0)
+    row = m.step(u)
+    D, K = 1.5 + g * 1.5, 3.0 + 0.25 * Y - 0.05 * 3.0
+    assert row["Y"] == pytest.approx(Y, rel=1e-12) and row["g"] == pytest.approx(g)
+    assert (m.D, m.K) == (pytest.approx(D, rel=1e-12), pytest.approx(K, rel=1e-12))
+    assert row["k_tilde"] == pytest.approx(K / ((1 - u) * D * 2.0), rel=1e-12)
+    assert row["output_growth"] is None
+    row2 = m.step(u)
+    Y2 = 1.2 * K ** 0.3 * ((1 - u) * D * 2.0) ** 0.7
+    assert row2["output_growth"] == pytest.approx(Y2 / Y - 1.0, rel=1e-12)
+    # coupled: D grows by the given amount
+    row3 = m.step(0.2, delta_d=0.5)
+    assert row3["g"] == pytest.approx(0.5 / (D + g * D)) and m.D == pytest.approx(D * 1.04 + 0.5)
+
+
+def test_the_steady_state_is_a_balanced_growth_path():
+    """At k~* = (s A / (g + delta))^(1/(1-a)) a step leaves k~ unchanged and Y grows at g."""
+    econ = Economy(data_labour_share=0.1, period_days=7.0)
+    u = econ.data_labour_share
+    k_star = steady_state_k_tilde(econ)
+    m = GrowthModel(econ, D=2.0, K=k_star * (1 - u) * 2.0 * econ.labour)
+    first = m.step(u)
+    second = m.step(u)
+    assert first["k_tilde"] == pytest.approx(k_star, rel=1e-12)
+    assert second["k_tilde"] == pytest.approx(k_star, rel=1e-12)
+    assert second["output_growth"] == pytest.approx(first["g"], rel=1e-12)
+
+
+def test_coupled_spillover_reads_the_worlds_counters_since_the_last_step():
+    """Each step exports exportable x (data_per_item items + data_per_connection connections)
+    made since the last step, D grows by exported / data_scale, and u is the share of users
+    who created in the step."""
+    n = 20
+    ctx = make_ctx({"economy": {"mode": "coupled", "period_days": 7.0, "data_per_item": 1.0,
+                                "data_per_connection": 0.1, "data_scale": 100.0,
+                                "privacy_export_cut": 0.5},
+                    "firms": {"data_sharing": 0.7}, "regulation": {"privacy_protection": 0.5}},
+                   n=n)
+    world = ctx.world
+    spill = ValueSpillover(ctx)
+    ctx.env.process(spill.process())
+    for _ in range(10):
+        world.release_item(0.0, 1, OWNER_USER, 0, 0.5, 1.0)
+    world.counters.connections += 100
+    world.users.items_created[[1, 2]] += (7, 3)
+    ctx.env.run(until=7.5)
+    share = 0.7 * (1 - 0.5 * 0.5)
+    exported = share * (10 * 1.0 + 100 * 0.1)
+    econ = ctx.scenario.economy
+    Y = econ.tfp * econ.initial_capital ** econ.capital_share * (
+        (1 - 0.1) * econ.initial_data * econ.labour) ** (1 - econ.capital_share)
+    macro = ctx.recorder.tables["macro"]
+    assert [r["period"] for r in macro] == [0, 1]
+    row = macro[1]
+    assert row["data_exported"] == pytest.approx(exported, rel=1e-12)
+    assert row["u"] == pytest.approx(2 / n)
+    assert row["Y"] == pytest.approx(Y, rel=1e-12)
+    assert row["D"] == pytest.approx(econ.initial_data + exported / 100.0, rel=1e-12)
+    assert events(ctx, "data_exported").value.tolist() == pytest.approx([exported])
+    ctx.env.run(until=14.5)  # nothing happened in the second step
+    assert macro[2]["data_exported"] == 0.0 and macro[2]["u"] == 0.0
+
+
+# == population ================================================================================
+
+def _population(ctx: Context):
+    created, browsed = [], []
+
+    def create(user):
+        created.append((ctx.env.now, user))
+        yield ctx.env.timeout(0)
+
+    pop = Population(ctx, create, lambda user, session: browsed.append((ctx.env.now, user)))
+    pop.start()
+    return pop, created, browsed
+
+
+def test_sessions_are_the_superposed_poisson_stream():
+    """With all activity on one user every session is hers, at gaps of Exp(1) / (lambda x
+    access x trust) drawn from ("population", "arrivals"); creator propensity 0 browses."""
+    ctx = make_ctx({})
+    users = ctx.world.users
+    users.activity[:] = 0.0
+    users.activity[7] = 2.0
+    users.creator[:] = 0.0
+    pop, created, browsed = _population(ctx)
+    ctx.env.run(until=50.0)
+    rate = 2.0 * ctx.world.trust
+    gaps = Streams(SEED)("population", "arrivals").standard_exponential(1000) / rate
+    expected = np.cumsum(gaps)
+    expected = expected[expected < 50.0]
+    assert not created and {u for _, u in browsed} == {7}
+    np.testing.assert_allclose([t for t, _ in browsed], expected, rtol=1e-9)
+    started = events(ctx, "session_started")
+    assert len(started) == pop.sessions == len(expected) and (started.actor_id == 7).all()
+    assert (started.value == 0.0).all()
+
+
+def test_session_users_are_drawn_in_proportion_to_rates_and_creators_create():
+    """The user of an arrival is drawn in proportion to her rate; creator propensity 1
+    makes every session a creation session."""
+    ctx = make_ctx({})
+    users = ctx.world.users
+    users.activity[:] = 0.0
+    users.activity[[2, 9]] = (1.0, 3.0)
+    users.creator[:] = (np.arange(users.n) == 9).astype(float)
+    pop, created, browsed = _population(ctx)
+    ctx.env.run(until=400.0)
+    assert {u for _, u in browsed} == {2} and {u for _, u in created} == {9}
+    assert len(created) / pop.sessions == pytest.approx(0.75, abs=0.03)
+    assert pop.creation_sessions == len(created)
+
+
+def test_zero_trust_stops_arrivals_until_it_returns():
+    """A rate change (``world.set_trust``) restarts the wait at the new total rate: at trust
+    0 no session arrives; when trust returns, sessions do."""
+    ctx = make_ctx({})
+    ctx.world.users.creator[:] = 0.0
+    pop, _, browsed = _population(ctx)
+
+    def policy():
+        yield ctx.env.timeout(10.0)
+        ctx.world.set_trust(0.0)
+        yield ctx.env.timeout(10.0)
+        ctx.world.set_trust(0.9)
+
+    ctx.env.process(policy())
+    ctx.env.run(until=30.0)
+    times = np.array([t for t, _ in browsed])
+    assert (times < 10.0).sum() > 0 and (times > 20.0).sum() > 0
+    assert not ((times > 10.0) & (times <= 20.0)).any()
+
+
+def test_users_without_a_device_have_no_sessions():
+    """Only users whose access draw is below tech.access_share have sessions."""
+    ctx = make_ctx({"tech": {"access_share": 0.5}})
+    users = ctx.world.users
+    users.creator[:] = 0.0
+    _, _, browsed = _population(ctx)
+    ctx.env.run(until=200.0)
+    seen = {u for _, u in browsed}
+    assert seen and seen <= set(np.flatnonzero(users.access_draw < 0.5).tolist())
+
+
+# == streams ===================================================================================
+
+def test_a_stream_does_not_depend_on_other_streams():
+    """A stream's numbers depend on the seed and its name only: not on which streams were
+    made before it, nor on how many numbers they drew."""
+    alone = Streams(5)("government", "leak").random(20)
+    crowded = Streams(5)
+    crowded("government", "violation").random(10_000)
+    crowded("encounter", "feed", 3).random(77)
+    assert (crowded("government", "leak").random(20) == alone).all()
+    again = Streams(5)
+    assert again("government", "leak") is again("government", "leak")  # one stream per name
+    others = [Streams(5)("government", "violation").random(20),
+              Streams(5)("encounter", "feed", 3).random(20),
+              Streams(5)("encounter", "feed", 4).random(20),
+              Streams(6)("government", "leak").random(20)]
+    assert all(not np.array_equal(o, alone) for o in others)
+
+
+@pytest.mark.parametrize(("kind", "method"), [("uniform", "random"),
+                                              ("exponential", "standard_exponential"),
+                                              ("normal", "standard_normal")])
+def test_a_block_in_chunks_equals_one_big_draw(kind, method):
+    """Pre-drawing in blocks hands out exactly the numbers of one big draw, across chunk
+    boundaries, for every kind."""
+    block = Block(Streams(9)("x", "y"), kind, size=7)
+    drawn = [block.next() for _ in range(50)]
+    big = getattr(Streams(9)("x", "y"), method)(50)
+    assert drawn == big.tolist()
+    default = Streams(9).block("x", "y", kind=kind)  # the default size, 8192
+    assert [default.next() for _ in range(9000)] == getattr(
+        Streams(9)("x", "y"), method)(9000).tolist()
