@@ -1,8 +1,9 @@
-"""The Python API: one run is one function call with a config and a seed.
+"""The Python API: one run is one function call with a config.
 
-``run(config) -> RunResult`` validates the scenario, creates the run's SQLite database,
-simulates to the horizon and returns where the database is and its headline figures. It is
-what the CLI calls, and what a notebook, a process pool or a Dask worker calls.
+``run(config) -> RunResult`` validates the scenario, records the run (a SQLite database, or
+memory with ``store="memory"``), simulates to the horizon and returns its headline figures
+and per-period tables. It is what the CLI calls, and what a notebook, a process pool or a
+Dask worker calls.
 """
 
 from __future__ import annotations
@@ -10,79 +11,132 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+import pandas as pd
 
 from simmarket import __version__
-from simmarket.analysis.summary import headline_figures
-from simmarket.config import Config, config_from_dict, load_config
+from simmarket.analysis.summary import headlines_from_rows
+from simmarket.config import Config, config_from_dict, load_config, with_overrides
 from simmarket.core.model import Model
-from simmarket.store.sqlite import EventStore
+from simmarket.core.recorder import Recorder
+from simmarket.store.memory import MemoryRecorder
+from simmarket.store.schema import PERIOD_TABLES, TABLES
+from simmarket.store.sqlite import SQLiteRecorder, StoreError
 
 
 @dataclass
 class RunResult:
-    """What a run leaves: its database, how it ended, and its headline figures."""
+    """What a run leaves: how it ended, its headline figures and its per-period tables.
 
-    db_path: Path
+    ``db_path`` is the run's database (None for ``store="memory"``). ``periods`` holds the
+    per-period tables as DataFrames, keyed by table name, whatever the store; a memory run
+    also returns its final tables in ``tables`` and its events (at the run's event detail)
+    in ``events_log``.
+    """
+
+    db_path: Path | None
     status: str
     summary: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: int = 0
     t_reached: float = 0.0
     seconds: float = 0.0
     config: Config | None = None
+    periods: dict[str, pd.DataFrame] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    events_log: pd.DataFrame | None = None
 
 
 ProgressFn = Callable[[float, int], None]
 
 
-def as_config(config: Config | dict | str | Path | None) -> Config:
-    """Accept a Config, plain data, a TOML path, or None (the defaults)."""
+def as_config(config: Config | Mapping | str | Path | None,
+              overrides: Mapping[str, Any] | None = None) -> Config:
+    """Accept a Config, plain data, a TOML path, or None (the defaults); apply overrides."""
     if isinstance(config, Config):
-        return config
-    if isinstance(config, dict):
-        return config_from_dict(config)
-    return load_config(config)
+        cfg = config
+    elif isinstance(config, Mapping):
+        cfg = config_from_dict(config)
+    else:
+        cfg = load_config(config)
+    return with_overrides(cfg, overrides) if overrides else cfg
 
 
-def run(config: Config | dict | str | Path | None = None, *, out: str | Path | None = None,
-        force: bool = False, progress: ProgressFn | None = None,
-        handle_signals: bool = True) -> RunResult:
-    """Simulate one scenario and write its database.
+def run(config: Config | Mapping | str | Path | None = None, *,
+        overrides: Mapping[str, Any] | None = None, out: str | Path | None = None,
+        store: Literal["sqlite", "memory"] = "sqlite", force: bool = False,
+        progress: ProgressFn | None = None, handle_signals: bool = True) -> RunResult:
+    """Simulate one scenario.
 
-    ``out`` overrides the database path; an existing file is refused unless ``force``.
-    ``progress(t, events)`` is called as simulated time advances. With ``handle_signals``
-    (main thread only) Ctrl-C and SIGTERM stop the run cleanly: what was simulated is
-    committed and the run's status is ``interrupted``.
+    ``overrides`` sets dotted keys (``{"users.n": 800}``), validated like the file. With
+    ``store="sqlite"`` the run writes its database at ``out`` (default: the config's
+    ``output.path``); an existing one is refused unless ``force``. With ``store="memory"``
+    nothing is written. ``progress(t, events)`` is called as simulated time advances. With
+    ``handle_signals`` (main thread only) Ctrl-C and SIGTERM stop the run cleanly: what was
+    simulated is kept and the run's status is ``interrupted``.
     """
-    cfg = as_config(config)
-    path = Path(out) if out is not None else cfg.db_path
+    cfg = as_config(config, overrides)
     started = time.perf_counter()
-    store = EventStore(path, batch_size=cfg.output.batch_size, force=force)
+    with _stop_on_signals(handle_signals) as stop_requested:
+        recorder = _recorder(cfg, store, out, force)
+        try:
+            return _simulate(cfg, recorder, progress, stop_requested, started)
+        finally:
+            if isinstance(recorder, SQLiteRecorder):
+                recorder.close()
+
+
+def _recorder(cfg: Config, store: str, out: str | Path | None, force: bool) -> Recorder:
+    out_cfg = cfg.settings.output
+    if store == "memory":
+        return MemoryRecorder(events=out_cfg.events, batch_size=out_cfg.batch_size)
+    if store != "sqlite":
+        raise ValueError(f"store must be 'sqlite' or 'memory', not {store!r}")
+    path = Path(out) if out is not None else cfg.db_path
+    if str(path) == "":
+        raise StoreError("--out is empty: give a database path")
+    recorder = SQLiteRecorder(path, events=out_cfg.events, batch_size=out_cfg.batch_size,
+                              force=force)
+    recorder.start_run(seed=cfg.seed, config=cfg.resolved(), version=__version__,
+                       impression_sample_rate=cfg.scenario.encounter.impression_sample_rate)
+    return recorder
+
+
+def _simulate(cfg: Config, recorder: Recorder, progress: ProgressFn | None,
+              stop_requested: Callable[[], bool], started: float) -> RunResult:
     model: Model | None = None
     try:
-        store.start_run(seed=cfg.seed, config=cfg.resolved(), version=__version__,
-                        impression_sample_rate=cfg.encounter.impression_sample_rate)
-        model = Model(cfg, store)
-        with _stop_on_signals(handle_signals) as stop_requested:
-            status = model.run(on_progress=progress, should_stop=stop_requested)
-        store.flush()  # the summary reads the whole log, indexed
-        store.index()
-        summary = headline_figures(store.conn)
-        store.finish(status, t_reached=model.env.now, summary=summary)
-        return RunResult(db_path=path, status=status, summary=summary,
-                         events=store.events_written, t_reached=model.env.now,
-                         seconds=time.perf_counter() - started, config=cfg)
+        model = Model(cfg.scenario, cfg.seed, recorder)
+        status = model.run(on_progress=progress, should_stop=stop_requested)
+        recorder.checkpoint(model.env.now)
+        summary = headlines_from_rows(recorder.tables)
+        if isinstance(recorder, SQLiteRecorder):
+            recorder.finish(status, t_reached=model.env.now, summary=summary)
     except BaseException as exc:
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        store.finish(status, t_reached=model.env.now if model is not None else 0.0,
-                     message=f"{type(exc).__name__}: {exc}")
+        if isinstance(recorder, SQLiteRecorder):
+            recorder.mark("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
+                          f"{type(exc).__name__}: {exc}",
+                          t_reached=model.env.now if model is not None else None)
         raise
-    finally:
-        store.close()
+    return _result(cfg, recorder, model, status, summary, time.perf_counter() - started)
+
+
+def _result(cfg: Config, recorder: Recorder, model: Model, status: str,
+            summary: dict, seconds: float) -> RunResult:
+    result = RunResult(
+        db_path=recorder.path if isinstance(recorder, SQLiteRecorder) else None,
+        status=status, summary=summary, events=recorder.events_written,
+        t_reached=model.env.now, seconds=seconds, config=cfg,
+        periods={t: pd.DataFrame(recorder.tables.get(t, []), columns=list(TABLES[t]))
+                 for t in PERIOD_TABLES})
+    if isinstance(recorder, MemoryRecorder):
+        result.tables = recorder.finals()
+        result.events_log = recorder.events()
+    return result
 
 
 @contextmanager

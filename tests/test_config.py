@@ -9,21 +9,21 @@ import pytest
 from helpers import ROOT
 
 from simmarket.cli import main
-from simmarket.config import Config, ConfigError, config_from_dict, load_config
+from simmarket.config import ConfigError, Scenario, config_from_dict, load_config
 
 
 def test_empty_config_is_a_valid_run_of_the_defaults(tmp_path):
     empty = tmp_path / "empty.toml"
     empty.write_text("")
-    cfg = load_config(empty)
-    assert cfg.users.n == Config().users.n
+    cfg = load_config(empty).scenario
+    assert cfg.users.n == Scenario().users.n
     assert cfg.economy.period_days == cfg.period_days  # filled from the top level
 
 
 def test_baseline_config_is_the_defaults():
     """configs/baseline.toml spells out the defaults: `simmarket run` == the baseline."""
     base = load_config(ROOT / "configs" / "baseline.toml").resolved()
-    assert base == Config(name="baseline").resolved()
+    assert base == config_from_dict({"name": "baseline"}).resolved()
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.toml")), ids=lambda p: p.name)
@@ -53,7 +53,7 @@ def test_invalid_values_name_field_value_and_expectation(data, needle):
 
 
 def test_policy_changes_are_validated_like_the_file():
-    cfg = Config()
+    cfg = Scenario()
     with pytest.raises(ConfigError, match="access_share"):
         cfg.set_lever("tech.access_share", 2.0)
     cfg.set_lever("tech.access_share", 0.3)
@@ -62,7 +62,8 @@ def test_policy_changes_are_validated_like_the_file():
 
 def test_overrides_use_dotted_names():
     cfg = load_config(None, **{"users.n": 77, "seed": 5, "horizon_days": None})
-    assert (cfg.users.n, cfg.seed, cfg.horizon_days) == (77, 5, Config().horizon_days)
+    sc = cfg.scenario
+    assert (sc.users.n, cfg.seed, sc.horizon_days) == (77, 5, Scenario().horizon_days)
 
 
 @pytest.mark.parametrize(("text", "needle"), [

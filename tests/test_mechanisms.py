@@ -268,12 +268,12 @@ def test_common_random_numbers_across_scenarios():
     import numpy as np
 
     from simmarket.config import config_from_dict
-    from simmarket.core.population import Users
     from simmarket.core.streams import Streams
+    from simmarket.core.world import Users
 
     def users(extra):
         cfg = config_from_dict({"users": {"n": 2000, **extra}})
-        return Users(cfg, Streams(cfg.seed)["population"])
+        return Users(cfg.scenario, Streams(cfg.seed))
 
     base, other = users({}), users({"sharing_a": 0.01, "sharing_b": 500.0})
     assert not np.array_equal(base.sharing, other.sharing)

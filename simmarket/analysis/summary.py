@@ -1,7 +1,11 @@
-"""Headline figures of a run, per layer, computed by SQL over the run's database.
+"""Headline figures of a run, per layer: defined in SQL, computed from the period rows.
 
-Every figure the terminal shows comes from one of these queries, so a user can reproduce it
-in the ``sqlite3`` client (they are listed in ``docs/schema.md``).
+Every figure the terminal shows is defined by one of the queries in :data:`HEADLINES`, so a
+user can reproduce it in the ``sqlite3`` client (they are listed in ``docs/schema.md``). They
+read only the per-period tables, never the event log, so they hold at every event detail.
+A run computes the same figures from the period rows it recorded
+(:func:`headlines_from_rows`), with or without a database; a test holds the two to each
+other.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ HEADLINES: dict[str, tuple[str, dict[str, str]]] = {
                (SELECT firms_active FROM period_transmission
                  ORDER BY period DESC LIMIT 1) AS firms_active,
                SUM(entries) AS entries, SUM(exits) AS exits,
-               (SELECT MIN(t) FROM events WHERE kind = 'government_withdrew')
+               (SELECT MIN(t_end) FROM period_transmission WHERE government_withdrawals > 0)
                  AS government_withdrew_day
         FROM period_transmission""", {
         "value_transmitted": "value transmitted (firm revenue + licence fees)",
@@ -118,3 +122,87 @@ def headline_figures(conn: sqlite3.Connection) -> dict[str, dict[str, float | No
         row = cur.fetchone() or (None,) * len(names)
         out[layer] = {n: row[i] for i, n in enumerate(names) if n in labels}
     return out
+
+
+def headlines_from_rows(tables: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """The figures of :data:`HEADLINES`, from a run's per-period rows (no SQL needed)."""
+    prod, enc = tables.get("period_production", []), tables.get("period_encounter", [])
+    trans, macro = tables.get("period_transmission", []), tables.get("macro", [])
+    return {
+        "value production": _production(prod),
+        "value encounter": _encounter(enc),
+        "value transmission": _transmission(trans),
+        "value spillover": _spillover(macro),
+    }
+
+
+def _sum(rows: list[dict], key: str) -> Any:
+    """SQL's SUM: None over no rows or only NULLs."""
+    values = [r[key] for r in rows if r[key] is not None]
+    return sum(values) if values else None
+
+
+def _last(rows: list[dict], key: str, order: str = "period") -> Any:
+    """The value in the row with the highest `order` (SQL ``ORDER BY .. DESC LIMIT 1``)."""
+    return max(rows, key=lambda r: r[order])[key] if rows else None
+
+
+def _ratio(num: Any, den: Any) -> Any:
+    return num / den if num is not None and den else None
+
+
+def _production(rows: list[dict]) -> dict[str, Any]:
+    items, shares, hides = _sum(rows, "items_created"), _sum(rows, "shares"), _sum(rows, "hides")
+    weighted = _sum([{"q": r["mean_quality"] * r["items_created"]} for r in rows
+                     if r["mean_quality"] is not None], "q")
+    decided = [r for r in rows if r["sharing_rate"] is not None]
+    return {
+        "value_produced": _sum(rows, "value_produced"), "items_created": items,
+        "mean_quality": _ratio(weighted, items),
+        "knowledge_stock": _last(rows, "knowledge_stock"),
+        "sharing_rate": _ratio(shares * 1.0 if shares is not None else None,
+                               shares + hides if shares is not None else None),
+        "sharing_rate_last": _last(decided, "sharing_rate"),
+    }
+
+
+def _encounter(rows: list[dict]) -> dict[str, Any]:
+    return {
+        "value_encountered": _sum(rows, "connection_value"),
+        "connections": _sum(rows, "connections"),
+        "creator_income": _sum(rows, "creator_income"),
+        "platform_revenue": _sum(rows, "platform_revenue"),
+        "consumer_surplus": _sum(rows, "consumer_surplus"),
+        "gini_creator_income": _last(rows, "gini_creator_income"),
+        "communities": _last(rows, "communities"),
+        "largest_community": _last(rows, "largest_community"),
+    }
+
+
+def _transmission(rows: list[dict]) -> dict[str, Any]:
+    withdrew = [r["t_end"] for r in rows if (r["government_withdrawals"] or 0) > 0]
+    return {
+        "value_transmitted": _sum(rows, "value_transmitted"),
+        "derivatives": _sum(rows, "derivatives"),
+        "license_fees": _sum(rows, "license_fees"),
+        "firm_revenue": _sum(rows, "firm_revenue"),
+        "hhi_firm_revenue": _last(rows, "hhi_firm_revenue"),
+        "firms_active": _last(rows, "firms_active"),
+        "entries": _sum(rows, "entries"), "exits": _sum(rows, "exits"),
+        "government_withdrew_day": min(withdrew) if withdrew else None,
+    }
+
+
+def _spillover(rows: list[dict]) -> dict[str, Any]:
+    last = max(rows, key=lambda r: r["period"]) if rows else None
+    first = [r for r in rows if r["period"] == 0]
+    growth = None
+    if last and first and last["period"] > 0 and first[0]["Y"]:
+        growth = (last["Y"] / first[0]["Y"]) ** (1.0 / last["period"]) - 1
+    return {
+        "data_exported": _sum(rows, "data_exported"),
+        "D": last["D"] if last else None, "Y": last["Y"] if last else None,
+        "K": last["K"] if last else None,
+        "output_growth": last["output_growth"] if last else None,
+        "mean_output_growth": growth,
+    }

@@ -24,7 +24,13 @@ from simmarket import __version__
 from simmarket.analysis.summary import HEADLINES, fmt
 from simmarket.cli import analysis as analysis_cli
 from simmarket.cli import experiments as experiments_cli
-from simmarket.config import ConfigError, load_config
+from simmarket.config import (
+    EVENT_LEVELS,
+    ConfigError,
+    config_warnings,
+    load_config,
+    parse_assignment,
+)
 from simmarket.store.sqlite import StoreError
 
 EXIT_FAILURE = 1
@@ -50,14 +56,21 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run one scenario and write its database")
     r.add_argument("config", nargs="?", help="TOML scenario (default: built-in defaults)")
-    r.add_argument("--seed", type=int, help="override the seed")
-    r.add_argument("--days", type=float, help="override horizon_days")
-    r.add_argument("--users", type=int, help="override users.n")
+    r.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   dest="assignments", help="set any config key (repeatable); the value is a "
+                   "TOML literal, validated like the file")
+    r.add_argument("--seed", type=int, help="shorthand for --set seed=N")
+    r.add_argument("--days", type=float, help="shorthand for --set horizon_days=D")
+    r.add_argument("--users", type=int, help="shorthand for --set users.n=N")
+    r.add_argument("--events", choices=EVENT_LEVELS,
+                   help="shorthand for --set output.events=LEVEL (all, core, none)")
     r.add_argument("--out", help="database path (default: results/<config name>.db)")
     r.add_argument("--force", action="store_true", help="replace an existing database")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     v = sub.add_parser("validate", help="check a scenario and print it resolved")
     v.add_argument("config")
+    v.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   dest="assignments", help="set any config key (repeatable)")
     analysis_cli.add_parsers(sub)
     experiments_cli.add_parsers(sub)
     return p
@@ -91,11 +104,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_USAGE
 
 
+def _overrides(args) -> dict:
+    """``--set`` assignments, then the shorthands (which win, being more specific)."""
+    out = dict(parse_assignment(a) for a in args.assignments)
+    shorthands = {"seed": getattr(args, "seed", None),
+                  "horizon_days": getattr(args, "days", None),
+                  "users.n": getattr(args, "users", None),
+                  "output.events": getattr(args, "events", None)}
+    out.update({k: v for k, v in shorthands.items() if v is not None})
+    return out
+
+
+def _warn(cfg) -> None:
+    for warning in config_warnings(cfg):
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
 def _validate(args) -> int:
     import json
 
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, _overrides(args))
     print(json.dumps(cfg.resolved(), indent=2))
+    _warn(cfg)
     console.print(f"[green]{args.config} is valid[/]")
     return 0
 
@@ -103,10 +133,10 @@ def _validate(args) -> int:
 def _run(args) -> int:
     from simmarket.api import run
 
-    cfg = load_config(args.config, **{"seed": args.seed, "horizon_days": args.days,
-                                      "users.n": args.users})
+    cfg = load_config(args.config, _overrides(args))
+    _warn(cfg)
     out = Path(args.out) if args.out else cfg.db_path
-    horizon = cfg.horizon_days
+    horizon = cfg.scenario.horizon_days
     columns = [TextColumn("[bold]{task.description}"), BarColumn(),
                TextColumn("day {task.completed:,.1f} / {task.total:,.0f}"), _Rate(),
                TextColumn("eta"), TimeRemainingColumn()]
@@ -128,7 +158,7 @@ def _run(args) -> int:
 def _print_summary(result) -> None:
     out = Console()
     table = Table(title=f"simmarket — {result.config.name} (seed {result.config.seed}, "
-                        f"{result.config.mode}, {result.t_reached:g} days)")
+                        f"{result.config.scenario.mode}, {result.t_reached:g} days)")
     table.add_column("layer", style="bold")
     table.add_column("figure")
     table.add_column("value", justify="right")

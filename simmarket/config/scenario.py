@@ -1,9 +1,11 @@
-"""Scenario configuration: validated, typed, every parameter with a documented default.
+"""The scenario: what is simulated, section by section, every parameter with a documented default.
 
-A scenario is a TOML file whose sections mirror the layers of the model. Every field has a
-default, so an empty file is a valid run of the baseline marketplace. Validation is strict:
-an unknown key, a wrong type or an out-of-range value is a :class:`ConfigError` that names the
-field, the value and what was expected.
+A scenario is the model's half of a TOML file (the other half, the run settings — seed, name,
+output — is :mod:`simmarket.config.settings`). Sections mirror the layers of the model. Every
+field has a default, so an empty file is a valid run of the baseline marketplace. Validation
+is strict: an unknown key, a wrong type (no coercion: ``"5"`` is not a number, ``"off"`` not a
+boolean), a non-finite number or an out-of-range value is refused with the field, the value
+and what was expected.
 
 Units: time in simulated days; money ("value") in the platform's value unit, in which a
 connection to an item of quality 1 at full topic affinity is worth ``encounter.value_scale``.
@@ -11,23 +13,23 @@ connection to an item of quality 1 at full topic affinity is worth ``encounter.v
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from simmarket.config.errors import ConfigError, describe
+from simmarket.config.levers import LEVER_NAMES
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Pos = Annotated[float, Field(gt=0.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
 
 
-class ConfigError(ValueError):
-    """An invalid scenario: the message names the field, the value and what was expected."""
-
-
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    """A validated group of parameters: strict types, finite numbers, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True,
+                              allow_inf_nan=False)
 
 
 class Users(Section):
@@ -209,20 +211,11 @@ class Economy(Section):
         0.5, description="share of exportable data removed at privacy_protection = 1")
 
 
-LEVERS = (
-    "tech.access_share", "tech.hci_friction", "tech.interoperability",
-    "firms.data_driven_share", "firms.data_sharing",
-    "regulation.lag", "regulation.privacy_protection", "regulation.antitrust",
-    "capital.vc_supply", "capital.concentration", "capital.short_termism",
-    "ip_protection", "production.absorption", "government.reward",
-)
-
-
 class PolicyChange(Section):
     """One scheduled change of a lever: from `day` on, `lever` takes `value`."""
 
     day: NonNeg
-    lever: Literal[LEVERS]  # type: ignore[valid-type]
+    lever: Literal[LEVER_NAMES]  # type: ignore[valid-type]
     value: float
 
 
@@ -232,18 +225,9 @@ class Policy(Section):
     schedule: list[PolicyChange] = Field(default_factory=list)
 
 
-class Output(Section):
-    """Where and how the event store is written."""
+class Scenario(Section):
+    """A whole scenario. Top level: horizon, aggregation period, mode and IP protection."""
 
-    path: str = Field("results/{name}.db", description="database path; {name} = config stem")
-    batch_size: int = Field(50_000, ge=1, description="events per write transaction")
-
-
-class Config(Section):
-    """A whole scenario. Top level: seed, horizon, mode and the aggregation period."""
-
-    name: str = Field("baseline", description="scenario name (defaults to the file's stem)")
-    seed: int = Field(20240601, ge=0, description="seed of the run's one generator")
     horizon_days: Pos = Field(180.0, description="simulated days")
     period_days: Pos = Field(7.0, description="days per aggregation period")
     mode: Literal["metaverse", "industrial"] = Field("metaverse")
@@ -260,27 +244,22 @@ class Config(Section):
     network: Network = Field(default_factory=Network)
     economy: Economy = Field(default_factory=Economy)
     policy: Policy = Field(default_factory=Policy)
-    output: Output = Field(default_factory=Output)
 
     @model_validator(mode="after")
-    def _fill_economy_period(self) -> Config:
+    def _fill_economy_period(self) -> Scenario:
         if self.economy.period_days is None:
             self.economy.period_days = self.period_days
         return self
 
-    @property
-    def db_path(self) -> Path:
-        return Path(self.output.path.format(name=self.name))
-
     def lever(self, dotted: str) -> float:
-        """The current value of a lever named by its dotted path."""
+        """The current value of a lever (or any number) named by its dotted path."""
         obj: Any = self
         for part in dotted.split("."):
             obj = getattr(obj, part)
         return float(obj)
 
     def set_lever(self, dotted: str, value: float) -> None:
-        """Set a lever (validated like the file was)."""
+        """Set a lever in place (validated like the file was): policies act on the run's copy."""
         *path, last = dotted.split(".")
         obj: Any = self
         for part in path:
@@ -288,92 +267,4 @@ class Config(Section):
         try:
             setattr(obj, last, value)
         except ValidationError as exc:
-            raise ConfigError(_describe(exc, prefix=dotted.rsplit(".", 1)[0] if path else ""))\
-                from None
-
-    def resolved(self) -> dict[str, Any]:
-        """The full resolved configuration as plain data (stored with every run)."""
-        return self.model_dump(mode="json")
-
-
-def _describe(exc: ValidationError, prefix: str = "") -> str:
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        if prefix:
-            loc = f"{prefix}.{loc}" if loc else prefix
-        value = err.get("input")
-        what = err["msg"]
-        if err["type"] == "extra_forbidden":
-            what = "an unknown key (check the spelling against docs/ODD.md)"
-            lines.append(f"{loc}: {what}")
-            continue
-        lines.append(f"{loc} = {value!r}: expected {_expected(err)}")
-    return "invalid config: " + "; ".join(lines)
-
-
-def _expected(err: dict[str, Any]) -> str:
-    msg = err["msg"]
-    for head in ("Input should be ", "Value error, "):
-        if msg.startswith(head):
-            return msg[len(head):]
-    return msg[0].lower() + msg[1:]
-
-
-def config_from_dict(data: dict[str, Any], name: str | None = None) -> Config:
-    """Validate plain data (as read from TOML) into a :class:`Config`."""
-    data = dict(data)
-    if name is not None and "name" not in data:
-        data["name"] = name
-    try:
-        cfg = Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
-    _check_schedule(cfg)
-    return cfg
-
-
-def _check_schedule(cfg: Config) -> None:
-    """Validate every scheduled lever value now, not when the run reaches its day."""
-    for i, change in enumerate(cfg.policy.schedule):
-        probe = getattr(cfg, change.lever.split(".")[0]).model_copy() \
-            if "." in change.lever else cfg.model_copy()
-        field = change.lever.rsplit(".", 1)[-1]
-        try:
-            setattr(probe, field, change.value)
-        except ValidationError as exc:
-            expected = _expected(exc.errors()[0])
-            raise ConfigError(
-                f"invalid config: policy.schedule.{i}.value = {change.value!r}: expected "
-                f"{expected} for {change.lever}") from None
-
-
-def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
-    """Read a TOML scenario (or the defaults when `path` is None) and apply overrides.
-
-    Overrides use dotted names (``{"users.n": 1000, "seed": 3}``); ``None`` values are ignored.
-    """
-    data: dict[str, Any] = {}
-    name = None
-    if path is not None:
-        path = Path(path)
-        name = path.stem
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read config {path}: {exc}") from None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    for dotted, value in overrides.items():
-        if value is None:
-            continue
-        node = data
-        *parents, last = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return config_from_dict(data, name=name)
+            raise ConfigError(describe(exc, prefix=".".join(path))) from None

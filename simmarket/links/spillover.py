@@ -15,17 +15,17 @@ the effective labour ``E = (1 - u) D N`` grows at g, and ``k~ = K / E`` follows
 In ``coupled`` mode (the default) D grows instead by the data the platform actually produced
 in the step (items and connections), times the exportable share (firms' data-sharing mindset, cut by
 privacy protection), and u is the share of users who created in the step.
+Nothing here is random.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from simmarket.config import Economy
+import numpy as np
 
-if TYPE_CHECKING:
-    from simmarket.core.model import Model
+from simmarket.config.scenario import Economy
+from simmarket.core.context import Context
 
 
 def steady_state_k_tilde(econ: Economy) -> float:
@@ -85,51 +85,60 @@ class GrowthModel:
 
 
 class ValueSpillover:
-    """The macro process: one growth-model step every economy period."""
+    """The macro process: one growth-model step every economy period.
 
-    def __init__(self, model: Model):
-        self.model = model
-        self.economy = GrowthModel.initial(model.cfg.economy)
-        self.items = 0
-        self.connections = 0
-        self.creators: set[int] = set()
+    It reads what the platform produced in the step from the world's running totals (items
+    released, connections) and who created (users whose item count rose).
+    """
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.economy = GrowthModel.initial(ctx.scenario.economy)
+        self._mark()
+
+    def _mark(self) -> None:
+        """Remember the running totals at the start of a step."""
+        world = self.ctx.world
+        self._items0 = world.counters.items_released
+        self._connections0 = world.counters.connections
+        self._created0 = world.users.items_created.copy()
 
     def exportable_share(self) -> float:
-        cfg = self.model.cfg
-        return cfg.firms.data_sharing * (
-            1.0 - cfg.economy.privacy_export_cut * cfg.regulation.privacy_protection)
+        sc = self.ctx.scenario
+        return sc.firms.data_sharing * (
+            1.0 - sc.economy.privacy_export_cut * sc.regulation.privacy_protection)
 
     def process(self):
         """SimPy process: write the initial state, then step every economy period."""
-        m = self.model
-        econ = m.cfg.economy
+        econ = self.ctx.scenario.economy
         u0 = econ.data_labour_share  # coupled mode too, until the platform has a step
         first = self.economy.state(u0, 0.0, self.economy.output(u0))
         self.economy.Y_last = first["Y"]
         self._write(0, first, 0.0)
         period = 0
         while True:
-            yield m.env.timeout(econ.period_days)
+            yield self.ctx.env.timeout(econ.period_days)
             period += 1
             self._step(period)
 
     def _step(self, period: int) -> None:
-        m = self.model
-        econ = m.cfg.economy
+        world, econ = self.ctx.world, self.ctx.scenario.economy
+        items = world.counters.items_released - self._items0
+        connections = world.counters.connections - self._connections0
         exported = self.exportable_share() * (
-            econ.data_per_item * self.items + econ.data_per_connection * self.connections)
+            econ.data_per_item * items + econ.data_per_connection * connections)
         if econ.mode == "paper":
             row = self.economy.step(econ.data_labour_share)
         else:
-            u = min(len(self.creators) / m.users.n, 0.99)
+            creators = int(np.count_nonzero(world.users.items_created - self._created0))
+            u = min(creators / world.users.n, 0.99)
             row = self.economy.step(u, delta_d=exported / econ.data_scale)
-        self.items = self.connections = 0
-        self.creators = set()
-        m.store.emit(m.env.now, "data_exported", 0, "platform", counterpart_type="economy",
-                     value=exported)
-        m.store.emit(m.env.now, "macro_step", 0, "economy", value=row["Y"])
+        self._mark()
+        rec, t = self.ctx.recorder, self.ctx.env.now
+        rec.emit(t, "data_exported", 0, "platform", counterpart_type="economy", value=exported)
+        rec.emit(t, "macro_step", 0, "economy", value=row["Y"])
         self._write(period, row, exported)
 
     def _write(self, period: int, row: dict, exported: float) -> None:
-        row = {"period": period, "t": self.model.env.now, **row, "data_exported": exported}
-        self.model.store.write_rows("macro", [row])
+        self.ctx.recorder.write_rows("macro", [
+            {"period": period, "t": self.ctx.env.now, **row, "data_exported": exported}])

@@ -10,7 +10,7 @@ import sqlite_utils
 
 from simmarket.store.views import create_views
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Every event kind, with what its columns mean (actor -> counterpart, value).
 EVENT_KINDS: dict[str, str] = {
@@ -41,78 +41,98 @@ EVENT_KINDS: dict[str, str] = {
 }
 
 
-def create_schema(db: sqlite_utils.Database) -> None:
-    """Create every table of a run database (empty)."""
-    db["runs"].create({
+_PERIOD = {"period": int, "t_start": float, "t_end": float, "partial": int}
+
+#: Every table of a run database, its columns and their types, defined once: the SQLite
+#: schema, the in-memory recorder's DataFrames and docs/schema.md (a test) all follow it.
+TABLES: dict[str, dict[str, type]] = {
+    "runs": {
         "run_id": int, "status": str, "seed": int, "config": str, "version": str,
         "schema_version": int, "mode": str, "horizon_days": float, "period_days": float,
-        "impression_sample_rate": float, "started_at": str, "finished_at": str,
-        "t_reached": float, "events": int, "message": str, "summary": str,
-    }, pk="run_id")
-    db["events"].create({
+        "impression_sample_rate": float, "event_detail": str, "started_at": str,
+        "finished_at": str, "t_reached": float, "events": int, "message": str, "summary": str,
+    },
+    "events": {
         "event_id": int, "t": float, "kind": str, "actor_id": int, "actor_type": str,
         "item_id": int, "counterpart_id": int, "counterpart_type": str, "value": float,
-    }, pk="event_id")
-    db["event_kinds"].create({"kind": str, "description": str}, pk="kind")
-    db["event_kinds"].insert_all(
-        [{"kind": k, "description": d} for k, d in EVENT_KINDS.items()])
-    db["users"].create({
-        "user_id": int, "topic": int, "system": int, "knowledge_initial": float, "knowledge": float,
-        "sharing_initial": float, "sharing": float, "activity_rate": float,
+    },
+    "event_kinds": {"kind": str, "description": str},
+    "users": {
+        "user_id": int, "topic": int, "system": int, "knowledge_initial": float,
+        "knowledge": float, "sharing_initial": float, "sharing": float, "activity_rate": float,
         "creator_propensity": float, "device_access": int, "items_created": int,
         "shares": int, "hides": int, "connections_made": int, "income": float,
         "rewards": float, "community_size": int,
-    }, pk="user_id")
-    db["items"].create({
+    },
+    "items": {
         "item_id": int, "t_created": float, "owner_id": int, "owner_type": str,
         "parent_id": int, "topic": int, "system": int, "quality": float,
         "production_time": float, "price": float, "connections": int, "value": float,
         "removed": int,
-    }, pk="item_id")
-    db["firms"].create({
+    },
+    "firms": {
         "firm_id": int, "t_entered": float, "t_exited": float, "topic": int,
         "data_driven": int, "initial_capital": float, "capital": float, "revenue": float,
         "derivatives": int, "licenses": int, "license_fees": float, "community_size": int,
-    }, pk="firm_id")
-    db["period_production"].create({
-        "period": int, "t_start": float, "t_end": float, "sessions": int,
-        "creation_sessions": int, "items_created": int, "mean_quality": float,
-        "mean_production_time": float, "knowledge_stock": float, "shares": int, "hides": int,
-        "sharing_rate": float, "mean_sharing_propensity": float, "active_creators": int,
-        "value_produced": float,
-    }, pk="period")
-    db["period_encounter"].create({
-        "period": int, "t_start": float, "t_end": float, "impressions": float,
-        "connections": int, "connection_value": float, "paid": float,
-        "creator_income": float, "platform_revenue": float, "consumer_surplus": float,
-        "community_joins": int, "communities": int, "largest_community": int,
-        "gini_creator_income": float, "value_encountered": float,
-    }, pk="period")
-    db["period_transmission"].create({
-        "period": int, "t_start": float, "t_end": float, "firms_active": int, "entries": int,
-        "entries_refused": int, "exits": int, "derivatives": int, "licenses": int,
-        "license_fees": float, "firm_revenue": float, "hhi_firm_revenue": float,
-        "rewards": int, "reward_paid": float, "penalties": int, "government_active": int,
-        "privacy_leaks": int, "trust": float, "network_nodes": int, "network_edges": int,
+    },
+    "period_production": {
+        **_PERIOD, "sessions": int, "creation_sessions": int, "items_created": int,
+        "mean_quality": float, "mean_production_time": float, "knowledge_stock": float,
+        "shares": int, "hides": int, "sharing_rate": float, "mean_sharing_propensity": float,
+        "active_creators": int, "value_produced": float,
+    },
+    "period_encounter": {
+        **_PERIOD, "impressions": float, "connections": int, "connection_value": float,
+        "paid": float, "creator_income": float, "platform_revenue": float,
+        "consumer_surplus": float, "community_joins": int, "communities": int,
+        "largest_community": int, "gini_creator_income": float, "value_encountered": float,
+    },
+    "period_transmission": {
+        **_PERIOD, "firms_active": int, "entries": int, "entries_refused": int, "exits": int,
+        "derivatives": int, "licenses": int, "license_fees": float, "firm_revenue": float,
+        "hhi_firm_revenue": float, "rewards": int, "reward_paid": float, "penalties": int,
+        "government_active": int, "government_withdrawals": int, "privacy_leaks": int,
+        "trust": float, "network_nodes": int, "network_edges": int,
         "value_transmitted": float,
-    }, pk="period")
-    db["centrality"].create({
+    },
+    "centrality": {
         "period": int, "t": float, "node": int, "node_type": str, "alpha": float,
         "degree": int, "strength": float, "generalized_degree": float, "closeness": float,
         "harmonic_closeness": float, "captured_value": float, "captured_period": float,
-    }, pk=("period", "node_type", "node", "alpha"))
-    db["macro"].create({
+    },
+    "macro": {
         "period": int, "t": float, "D": float, "u": float, "g": float, "Y": float,
         "K": float, "k_tilde": float, "N": float, "data_exported": float,
         "output_growth": float,
-    }, pk="period")
-    db["connection_curve"].create({
+    },
+    "connection_curve": {
         "c": int, "connections": int, "value_sum": float, "value_per_quality_sum": float,
         "within_item_change_sum": float,
-    }, pk="c")
-    db["policy_changes"].create({
-        "t": float, "lever": str, "old_value": float, "new_value": float,
-    })
+    },
+    "policy_changes": {"t": float, "lever": str, "old_value": float, "new_value": float},
+}
+
+_KEYS: dict[str, str | tuple[str, ...] | None] = {
+    "runs": "run_id", "events": "event_id", "event_kinds": "kind", "users": "user_id",
+    "items": "item_id", "firms": "firm_id", "period_production": "period",
+    "period_encounter": "period", "period_transmission": "period",
+    "centrality": ("period", "node_type", "node", "alpha"), "macro": "period",
+    "connection_curve": "c", "policy_changes": None,
+}
+
+#: Tables written once a period (the run's time series): kept in memory by every recorder.
+PERIOD_TABLES = ("period_production", "period_encounter", "period_transmission",
+                 "centrality", "macro", "policy_changes")
+#: Tables written once, at the end (or at the interruption).
+FINAL_TABLES = ("users", "items", "firms", "connection_curve")
+
+
+def create_schema(db: sqlite_utils.Database) -> None:
+    """Create every table of a run database (empty), the event kinds and the views."""
+    for name, columns in TABLES.items():
+        db[name].create(columns, pk=_KEYS[name])
+    db["event_kinds"].insert_all(
+        [{"kind": k, "description": d} for k, d in EVENT_KINDS.items()])
     create_views(db)
 
 

@@ -1,70 +1,75 @@
-"""The event store: one SQLite file per run, every event a row, written in batches.
+"""The SQLite recorder: one database file per run, every event a row, written in batches.
 
-The simulation talks to the store through a narrow interface: :meth:`EventStore.emit` for
-one event, :meth:`EventStore.emit_many` for a vector of events of one kind,
-:meth:`EventStore.write_rows` for per-period and final tables, and :meth:`EventStore.finish`.
-Events are buffered and written with ``executemany`` inside one transaction per batch (WAL
-mode), so memory stays bounded however long the run and an interruption loses at most the
-batch in flight (which :meth:`finish` still commits). Schema, indexes and introspection go
-through sqlite-utils; the hot path uses the plain connection.
+The model hands it rows through the recorder protocol (:mod:`simmarket.core.recorder`).
+Events are buffered and written with ``executemany``; per-period rows are held until the
+period's checkpoint, where they are committed in one transaction with the events up to that
+point and the run's progress (``runs.t_reached``). So whatever kills the process, the file
+is consistent: period tables are never ahead of the event log, and ``t_reached`` says how far
+the committed record goes. While it writes, the run holds an exclusive lock on
+``<database>.lock``; the OS releases it when the process dies, which is how readers tell a
+run still being written from one whose writer is gone.
+
+Schema, indexes and introspection go through sqlite-utils; the hot path uses the plain
+connection. A finished database is left in rollback-journal mode, so readers need no
+``-wal``/``-shm`` files beside it (and can read it from a read-only folder).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import sqlite_utils
 
+from simmarket.core.recorder import EVENT_COLUMNS, EventRow, Recorder, column
 from simmarket.store.schema import SCHEMA_VERSION, create_indexes, create_schema
 
-EVENT_COLUMNS = (
-    "t", "kind", "actor_id", "actor_type", "item_id", "counterpart_id", "counterpart_type",
-    "value",
-)
 _INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?)"
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 class StoreError(RuntimeError):
-    """The database cannot be created or written (exists, not writable, ...)."""
+    """The database cannot be created or written (exists, not ours, locked, disk full...)."""
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class EventStore:
+def lock_path(path: Path) -> Path:
+    return Path(f"{path}.lock")
+
+
+class SQLiteRecorder(Recorder):
     """Append-only event log plus the run's tables, in one SQLite database."""
 
-    def __init__(self, path: str | Path, *, batch_size: int = 50_000, force: bool = False):
+    def __init__(self, path: str | Path, *, events: str = "all", batch_size: int = 50_000,
+                 force: bool = False):
+        super().__init__(events=events, batch_size=batch_size)
         self.path = Path(path)
-        if self.path.exists():
-            if not force:
-                raise StoreError(
-                    f"{self.path} already exists; choose another --out or pass --force "
-                    "to replace it")
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(self.path) + suffix).unlink(missing_ok=True)
+        self._pending: list[tuple[str, Sequence[dict[str, Any]]]] = []
+        self._lock = _take_lock(self.path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _clear_the_way(self.path, force)
             self.conn = sqlite3.connect(self.path, isolation_level=None)
+            self.conn.execute("PRAGMA busy_timeout=10000")  # readers may hold a snapshot
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.db = sqlite_utils.Database(self.conn)
+            create_schema(self.db)
         except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot create {self.path}: {exc}") from None
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.db = sqlite_utils.Database(self.conn)
-        create_schema(self.db)
-        self.batch_size = batch_size
-        self._buffer: list[tuple] = []
-        #: Hot-path recording: append one 8-tuple in EVENT_COLUMNS order; the caller then
-        #: calls :meth:`maybe_flush` once per step instead of once per event.
-        self.record = self._buffer.append
-        self.events_written = 0
+            self._release()
+            raise StoreError(f"cannot create {self.path}: {_reason(exc)}") from None
+        except BaseException:
+            self._release()
+            raise
 
     # -- the run's record -------------------------------------------------------------
     def start_run(self, *, seed: int, config: dict[str, Any], version: str,
@@ -74,102 +79,179 @@ class EventStore:
             "config": json.dumps(config, sort_keys=True), "version": version,
             "schema_version": SCHEMA_VERSION, "mode": config["mode"],
             "horizon_days": config["horizon_days"], "period_days": config["period_days"],
-            "impression_sample_rate": impression_sample_rate,
+            "impression_sample_rate": impression_sample_rate, "event_detail": self.level,
             "started_at": _now(), "finished_at": None, "t_reached": 0.0,
             "events": 0, "message": None,
         })
 
-    # -- events -------------------------------------------------------------------------
-    def emit(self, t: float, kind: str, actor_id: int | None, actor_type: str | None,
-             item_id: int | None = None, counterpart_id: int | None = None,
-             counterpart_type: str | None = None, value: float | None = None) -> None:
-        """Record one event (buffered)."""
-        self._buffer.append(
-            (t, kind, actor_id, actor_type, item_id, counterpart_id, counterpart_type, value))
-        if len(self._buffer) >= self.batch_size:
-            self.flush()
+    # -- where rows go --------------------------------------------------------------------
+    def _write_events(self, rows: list[EventRow]) -> None:
+        with self._transaction():
+            self.conn.executemany(_INSERT_EVENT, rows)
 
-    def emit_many(self, t: float, kind: str, actor_ids: Any, actor_type: str | None,
-                  item_ids: Any = None, counterpart_ids: Any = None,
-                  counterpart_type: str | None = None, values: Any = None) -> None:
-        """Record a vector of events of one kind at one time (arrays or scalars per column)."""
-        actor_ids = np.asarray(actor_ids)
-        n = len(actor_ids)
-        if n == 0:
-            return
-        cols = [_column(actor_ids, n), _column(item_ids, n), _column(counterpart_ids, n),
-                _column(values, n)]
-        self._buffer.extend(
-            (t, kind, a, actor_type, i, c, counterpart_type, v) for a, i, c, v in zip(*cols))
-        if len(self._buffer) >= self.batch_size:
-            self.flush()
+    def _write_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        self._pending.append((table, [dict(r) for r in rows]))
 
-    def maybe_flush(self) -> None:
-        """Write the buffer if a batch is full."""
-        if len(self._buffer) >= self.batch_size:
-            self.flush()
-
-    @property
-    def events_emitted(self) -> int:
-        """Events recorded so far, written or still buffered."""
-        return self.events_written + len(self._buffer)
-
-    def flush(self) -> None:
-        """Write the buffered events in one transaction."""
-        if not self._buffer:
-            return
-        with self.conn:
-            self.conn.execute("BEGIN")
-            self.conn.executemany(_INSERT_EVENT, self._buffer)
-        self.events_written += len(self._buffer)
-        self._buffer.clear()
-
-    # -- tables ---------------------------------------------------------------------------
-    def write_rows(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
-        """Insert rows into a per-period or final table (columns as in the schema)."""
-        rows = list(rows)
-        if not rows:
-            return
-        cols = list(rows[0])
-        sql = (f"INSERT INTO {table} ({', '.join(cols)}) "
-               f"VALUES ({', '.join('?' for _ in cols)})")
-        with self.conn:
-            self.conn.execute("BEGIN")
-            self.conn.executemany(sql, [tuple(r[c] for c in cols) for r in rows])
-
-    def write_columns(self, table: str, columns: dict[str, Sequence[Any]]) -> None:
-        """Insert a table given column-wise (NumPy arrays), as for users and items."""
+    def _write_columns(self, table: str, columns: dict[str, Any]) -> None:
         names = list(columns)
-        data = [_column(columns[c], len(columns[names[0]])) for c in names]
-        sql = (f"INSERT INTO {table} ({', '.join(names)}) "
-               f"VALUES ({', '.join('?' for _ in names)})")
-        with self.conn:
-            self.conn.execute("BEGIN")
-            self.conn.executemany(sql, zip(*data))
+        data = [column(columns[c], len(columns[names[0]])) for c in names]
+        with self._transaction():
+            self.conn.executemany(_insert(table, names), zip(*data))
 
+    def checkpoint(self, t_reached: float) -> None:
+        """Commit the buffered events, the pending period rows and the progress together."""
+        with self._transaction():
+            if self._buffer:
+                self.conn.executemany(_INSERT_EVENT, self._buffer)
+                self.events_written += len(self._buffer)
+                self._buffer.clear()
+            for table, rows in self._pending:
+                cols = list(rows[0])
+                self.conn.executemany(_insert(table, cols),
+                                      [tuple(r[c] for c in cols) for r in rows])
+            self._pending.clear()
+            self.conn.execute("UPDATE runs SET t_reached = ?, events = ? WHERE run_id = 1",
+                              (t_reached, self.events_written))
+
+    def _transaction(self):
+        return _Transaction(self.conn, self.path)
+
+    # -- the end ------------------------------------------------------------------------------
     def finish(self, status: str, *, t_reached: float, message: str | None = None,
                summary: dict[str, Any] | None = None) -> None:
-        """Commit what is buffered, index the log and record how the run ended."""
-        self.flush()
-        self.index()
-        self.db["runs"].update(1, {
-            "status": status, "finished_at": _now(), "t_reached": t_reached,
-            "events": self.events_written, "message": message,
-            "summary": json.dumps(summary, sort_keys=True) if summary is not None else None,
-        }, alter=True)
-        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        """Commit everything, index the log and record how the run ended."""
+        self.checkpoint(t_reached)
+        if self.events_written:
+            create_indexes(self.db)
+        with self._transaction():
+            self.conn.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, t_reached = ?, events = ?, "
+                "message = ?, summary = ? WHERE run_id = 1",
+                (status, _now(), t_reached, self.events_written, message,
+                 json.dumps(summary, sort_keys=True) if summary is not None else None))
+        try:
+            self.conn.execute("PRAGMA journal_mode=DELETE")  # readers need no -wal/-shm
+        except sqlite3.OperationalError:
+            pass  # a reader holds the file open: it stays in WAL mode, equally valid
 
-    def index(self) -> None:
-        """Build the indexes the analysis needs (once; after the log is written)."""
-        create_indexes(self.db)
+    def mark(self, status: str, message: str, t_reached: float | None = None) -> None:
+        """When the run cannot finish properly (a fault, the disk full): keep what can be
+        committed, then say how it ended. Best effort: the disk may refuse even that."""
+        try:
+            if t_reached is not None:
+                self.checkpoint(t_reached)
+        except StoreError:
+            self._buffer.clear()
+            self._pending.clear()
+        try:
+            self.conn.execute("UPDATE runs SET status = ?, finished_at = ?, message = ? "
+                              "WHERE run_id = 1", (status, _now(), message))
+        except sqlite3.Error:
+            pass
 
     def close(self) -> None:
-        self.conn.close()
+        try:
+            self.conn.close()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            lock_path(self.path).unlink(missing_ok=True)
+            os.close(self._lock)
+            self._lock = None
 
 
-def _column(values: Any, n: int) -> list:
-    """A column as a Python list of length n (scalars broadcast, NumPy types converted)."""
-    if values is None or np.isscalar(values):
-        v = values.item() if isinstance(values, np.generic) else values
-        return [v] * n
-    return np.asarray(values).tolist()
+class _Transaction:
+    """BEGIN ... COMMIT, with SQLite's errors turned into a StoreError a user can act on."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path):
+        self.conn, self.path = conn, path
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN")
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if kind is None:
+            try:
+                self.conn.execute("COMMIT")
+                return False
+            except sqlite3.Error as error:
+                exc = error
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"cannot write {self.path}: {_reason(exc)}") from None
+        return False
+
+
+def _insert(table: str, cols: list[str]) -> str:
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if "disk is full" in text or getattr(exc, "errno", None) == 28:
+        return "the disk is full (what was committed before is kept)"
+    return getattr(exc, "strerror", None) or text
+
+
+def _take_lock(path: Path) -> int | None:
+    """An exclusive lock on ``<path>.lock`` for the whole run: one writer per database."""
+    lock = lock_path(path)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(f"cannot create {path}: {_reason(exc)}") from None
+    for _ in range(20):  # a reader's probe holds a shared lock for microseconds
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        os.close(fd)
+        raise StoreError(f"{path} is being written by another run; wait for it or choose "
+                         "another --out") from None
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def _clear_the_way(path: Path, force: bool) -> None:
+    """Refuse an existing file unless forced, and even then replace only a simmarket run."""
+    if path.is_symlink() and not path.exists():
+        raise StoreError(f"{path} is a dangling symbolic link; choose another --out")
+    if not path.exists() and not path.is_symlink():
+        return
+    if not force:
+        raise StoreError(f"{path} already exists; choose another --out or pass --force "
+                         "to replace it")
+    if not is_run_database(path):
+        raise StoreError(f"{path} is not a simmarket run database; --force replaces only "
+                         "those. Choose another --out")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def is_run_database(path: Path) -> bool:
+    """Whether `path` is a regular file holding a simmarket run database."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as fh:
+            if fh.read(16) != SQLITE_MAGIC:
+                return False
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            cols = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        finally:
+            conn.close()
+    except (OSError, sqlite3.Error):
+        return False
+    return {"schema_version", "seed", "config"} <= cols and {"events", "event_kinds"} <= tables
+
+
+#: The name the analysis side and older code know it by.
+EventStore = SQLiteRecorder

@@ -5,6 +5,10 @@ Nodes are users (0 .. N-1), the government (N), the platform (N + 1) and firms
 consumer-creator and consumer-firm (connection value), consumer-platform (fees), firm-creator
 (licence fees) and government-user or government-firm (rewards and penalties).
 
+Every centrality period, :func:`centrality_rows` measures the position of each firm, the
+government and the platform (degree, strength, Opsahl's generalised degree and weighted
+closeness, raw Freeman form and harmonic, for each alpha; ``simmarket.metrics``).
+
 Value moves on the hot path, so additions are appended to plain lists and folded into a
 sparse matrix (duplicates summed) only when a centrality snapshot needs the graph.
 """
@@ -12,9 +16,15 @@ sparse matrix (duplicates summed) only when a centrality snapshot needs the grap
 from __future__ import annotations
 
 from itertools import chain
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+
+from simmarket.metrics import closeness_csgraph, strength_degree_csgraph
+
+if TYPE_CHECKING:
+    from simmarket.core.world import World
 
 #: Buffered increments folded into the sparse graph at a time.
 FOLD_EVERY = 1_000_000
@@ -85,3 +95,34 @@ class ValueNetwork:
         self._graph = self._resized(self.n_users + 2 + n_firms)
         self._graph.sum_duplicates()
         return self._graph
+
+
+def centrality_rows(net: ValueNetwork, world: World, period: int, t: float,
+                    alphas: list[float], government_period: float,
+                    platform_period: float) -> tuple[list[dict], int, int]:
+    """Centrality of every active firm, the government and the platform in the value
+    network, beside the value each has captured (in total and in the period)."""
+    firms, counters = world.firms, world.counters
+    graph = net.graph(firms.n)
+    actors = [("government", 0, counters.government_captured, government_period),
+              ("platform", 0, counters.platform_revenue, platform_period)]
+    actors += [("firm", f, float(firms.revenue[f]), float(firms.revenue_period[f]))
+               for f in firms.active().tolist()]
+    sources = np.array([net.node(kind, i) for kind, i, *_ in actors], dtype=np.int64)
+    degree, strength = strength_degree_csgraph(graph, sources)
+    rows = []
+    for alpha in alphas:
+        raw, harmonic = closeness_csgraph(graph, sources, alpha)
+        gen = np.zeros(len(sources))
+        linked = degree > 0
+        gen[linked] = degree[linked] ** (1.0 - alpha) * strength[linked] ** alpha
+        for k, (kind, i, captured, in_period) in enumerate(actors):
+            rows.append({
+                "period": period, "t": t, "node": i, "node_type": kind,
+                "alpha": alpha, "degree": int(degree[k]), "strength": float(strength[k]),
+                "generalized_degree": float(gen[k]), "closeness": float(raw[k]),
+                "harmonic_closeness": float(harmonic[k]),
+                "captured_value": float(captured), "captured_period": float(in_period),
+            })
+    nodes = int(np.count_nonzero(np.diff(graph.indptr)))
+    return rows, nodes, graph.nnz // 2
