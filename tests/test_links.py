@@ -433,10 +433,6 @@ def test_feed_rows_are_per_group_and_survive_refreshes():
     assert first + _feeds(refreshed, 0, 1, 7) == reference
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "recommender._draw_feeds gives empty slots the placeholder item ids[0] before "
-    "_repeats(), so a real slot showing ids[0] counts as a repeat of an empty slot and is "
-    "dropped: a user whose own-topic scope is empty loses the item in about half her feeds"))
 def test_an_empty_slot_does_not_hide_the_item_it_stands_in_for():
     """A slot whose scope has no content stays empty, and only that slot: with one item (of
     topic 1) and a user of topic 0 at topic_match = 1/2, a feed is empty only if all 10

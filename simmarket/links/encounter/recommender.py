@@ -192,7 +192,8 @@ class Recommender:
         pos = np.where(u[1] < self.p_pop, popular, np.where(u[1] < self.p_rec, recent, explore))
         keep = size > 0  # a slot whose scope has no content yet stays empty
         item = self.ids[np.where(keep, pos, 0)]
-        keep &= ~_repeats(item)
+        # an empty slot's placeholder must not count as a repeat of a real item
+        keep &= ~_repeats(np.where(keep, item, -1 - np.arange(item.shape[1])))
         items = self.ctx.world.items
         aff = self.affinity[topics[:, None], items.topic[item]]
         static = enc.w_quality * items.quality[item] + enc.w_affinity * aff - enc.threshold
