@@ -330,3 +330,24 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys, args, needle):
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+# -- a policy factor from day X: runs agree before X (what forking at X relies on) ---------
+
+def test_runs_differing_by_a_policy_from_day_x_have_identical_logs_before_x(tmp_path):
+    import simmarket
+
+    day = 10.0
+    logs = []
+    for value in (0.2, 1.0):
+        schedule = [{"day": day, "lever": "tech.access_share", "value": value}]
+        config = {"seed": 5, "users": {"n": 200}, "horizon_days": 21,
+                  "tech": {"access_share": 0.6}, "policy": {"schedule": schedule}}
+        db = tmp_path / f"policy-{value}.db"
+        assert simmarket.run(config, out=db, handle_signals=False).status == "completed"
+        cols = "t, kind, actor_id, actor_type, item_id, counterpart_id, counterpart_type, value"
+        logs.append((rows(db, f"SELECT {cols} FROM events WHERE t < {day} ORDER BY event_id"),
+                     rows(db, f"SELECT {cols} FROM events WHERE t >= {day} ORDER BY event_id")))
+    (before_a, after_a), (before_b, after_b) = logs
+    assert len(before_a) > 500 and before_a == before_b
+    assert after_a != after_b  # the policies do differ from day X on
