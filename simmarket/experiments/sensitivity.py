@@ -43,12 +43,10 @@ def ranges(design: Design) -> list[Factor]:
 def integer_keys(design: Design) -> set[str]:
     """Validate each bound against the schema; return the keys that take integers (the
     validated config holds an int there)."""
-    factors = ranges(design)
-    base = {f.key: f.low for f in factors}
     ints = set()
-    for f in factors:
+    for f in ranges(design):
         for bound in (f.low, f.high):
-            values = {**base, f.key: bound}
+            values: dict[str, Any] = {f.key: bound}
             if _error(design, values) is not None and float(bound).is_integer():
                 values[f.key] = int(bound)
             if (problem := _error(design, values)) is not None:
