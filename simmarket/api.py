@@ -96,13 +96,17 @@ def _recorder(cfg: Config, store: str, out: str | Path | None, force: bool) -> R
         return MemoryRecorder(events=out_cfg.events, batch_size=out_cfg.batch_size)
     if store != "sqlite":
         raise ValueError(f"store must be 'sqlite' or 'memory', not {store!r}")
-    path = Path(out) if out is not None else cfg.db_path
-    if str(path) == "":
+    if out is not None and str(out).strip() == "":  # Path("") would be the current folder
         raise StoreError("--out is empty: give a database path")
+    path = Path(out) if out is not None else cfg.db_path
     recorder = SQLiteRecorder(path, events=out_cfg.events, batch_size=out_cfg.batch_size,
                               force=force)
-    recorder.start_run(seed=cfg.seed, config=cfg.resolved(), version=__version__,
-                       impression_sample_rate=cfg.scenario.encounter.impression_sample_rate)
+    try:  # a database is never left without its run row
+        recorder.start_run(seed=cfg.seed, config=cfg.resolved(), version=__version__,
+                           impression_sample_rate=cfg.scenario.encounter.impression_sample_rate)
+    except BaseException:
+        recorder._abandon()
+        raise
     return recorder
 
 
@@ -150,8 +154,10 @@ def _stop_on_signals(enabled: bool) -> Iterator[Callable[[], bool]]:
     def handler(signum, frame):  # noqa: ARG001
         flag.set()
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {}
     try:
+        for s in (signal.SIGINT, signal.SIGTERM):
+            previous[s] = signal.signal(s, handler)
         yield flag.is_set
     finally:
         for s, h in previous.items():

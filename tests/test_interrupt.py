@@ -15,7 +15,7 @@ def _start(tmp_path):
     db = tmp_path / "long.db"
     proc = subprocess.Popen(
         [sys.executable, "-m", "simmarket.cli", "run", "--users", "3000", "--days", "3650",
-         "--out", str(db), "--quiet"],
+         "--out", str(db), "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return proc, db
 

@@ -102,7 +102,7 @@ def test_existing_database_is_refused_unless_forced(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "--force" in proc.stderr and "Traceback" not in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "simmarket.cli", "run", "--users", "50",
-                           "--days", "7", "--out", str(path), "--quiet", "--force"],
+                           "--days", "7", "--out", str(path), "--json", "--force"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "value encounter" in proc.stdout and str(path) in proc.stdout

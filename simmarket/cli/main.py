@@ -1,6 +1,7 @@
 """The terminal front end: a thin layer over the Python API.
 
     simmarket run [CONFIG] [--seed N] [--days D] [--users N] [--out PATH] [--force]
+                  [--quiet | --json]
     simmarket validate CONFIG
 
 Errors a user can cause (a bad config, an existing database, a missing file) are one clear
@@ -10,10 +11,11 @@ message on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
@@ -31,7 +33,7 @@ from simmarket.config import (
     load_config,
     parse_assignment,
 )
-from simmarket.store.sqlite import StoreError
+from simmarket.store.sqlite import StoreError, check_output
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -65,8 +67,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--events", choices=EVENT_LEVELS,
                    help="shorthand for --set output.events=LEVEL (all, core, none)")
     r.add_argument("--out", help="database path (default: results/<config name>.db)")
-    r.add_argument("--force", action="store_true", help="replace an existing database")
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--force", action="store_true",
+                   help="replace an existing simmarket run database (nothing else)")
+    shown = r.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true",
+                       help="no progress bar and no summary table (errors and warnings only)")
+    shown.add_argument("--json", action="store_true",
+                       help="print only the summary, status, database path, events and "
+                            "seconds as JSON on stdout")
     v = sub.add_parser("validate", help="check a scenario and print it resolved")
     v.add_argument("config")
     v.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -121,8 +129,6 @@ def _warn(cfg) -> None:
 
 
 def _validate(args) -> int:
-    import json
-
     cfg = load_config(args.config, _overrides(args))
     print(json.dumps(cfg.resolved(), indent=2))
     _warn(cfg)
@@ -135,19 +141,23 @@ def _run(args) -> int:
 
     cfg = load_config(args.config, _overrides(args))
     _warn(cfg)
-    out = Path(args.out) if args.out else cfg.db_path
+    out = check_output(args.out if args.out is not None else cfg.db_path, args.force)
     horizon = cfg.scenario.horizon_days
     columns = [TextColumn("[bold]{task.description}"), BarColumn(),
                TextColumn("day {task.completed:,.1f} / {task.total:,.0f}"), _Rate(),
                TextColumn("eta"), TimeRemainingColumn()]
-    with Progress(*columns, console=console, disable=args.quiet, transient=False) as bar:
+    quiet = args.quiet or args.json
+    with Progress(*columns, console=console, disable=quiet, transient=False) as bar:
         task = bar.add_task(cfg.name, total=horizon, events=0)
 
         def progress(t: float, events: int) -> None:
             bar.update(task, completed=t, events=events)
 
         result = run(cfg, out=out, force=args.force, progress=progress)
-    _print_summary(result)
+    if args.json:
+        print(json.dumps(_as_json(result), indent=2))
+    else:
+        _print_summary(result, table=not args.quiet)
     if result.status == "interrupted":
         console.print(f"[yellow]interrupted at day {result.t_reached:.2f}[/]: what was "
                       f"simulated is committed in {result.db_path}")
@@ -155,8 +165,32 @@ def _run(args) -> int:
     return 0
 
 
-def _print_summary(result) -> None:
+def _as_json(result) -> dict:
+    """What ``run --json`` prints: plain JSON (a figure that is not a number is null)."""
+    def plain(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return value
+
+    return {"name": result.config.name, "seed": result.config.seed,
+            "status": result.status, "db_path": str(result.db_path),
+            "events": result.events, "seconds": round(result.seconds, 3),
+            "t_reached": result.t_reached,
+            "summary": {layer: {k: plain(v) for k, v in figures.items()}
+                        for layer, figures in result.summary.items()}}
+
+
+def _print_summary(result, table: bool = True) -> None:
     out = Console()
+    if table:
+        _print_table(out, result)
+    out.print(f"{result.events:,} events in {result.seconds:.1f} s "
+              f"({result.events / max(result.seconds, 1e-9):,.0f} events/s); "
+              f"status [bold]{result.status}[/]")
+    out.print(f"database: [bold]{result.db_path}[/]")
+
+
+def _print_table(out: Console, result) -> None:
     table = Table(title=f"simmarket — {result.config.name} (seed {result.config.seed}, "
                         f"{result.config.scenario.mode}, {result.t_reached:g} days)")
     table.add_column("layer", style="bold")
@@ -168,10 +202,6 @@ def _print_summary(result) -> None:
             table.add_row(layer if i == 0 else "", labels[name], fmt(value))
         table.add_section()
     out.print(table)
-    out.print(f"{result.events:,} events in {result.seconds:.1f} s "
-              f"({result.events / max(result.seconds, 1e-9):,.0f} events/s); "
-              f"status [bold]{result.status}[/]")
-    out.print(f"database: [bold]{result.db_path}[/]")
 
 
 if __name__ == "__main__":

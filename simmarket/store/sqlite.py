@@ -7,7 +7,12 @@ point and the run's progress (``runs.t_reached``). So whatever kills the process
 is consistent: period tables are never ahead of the event log, and ``t_reached`` says how far
 the committed record goes. While it writes, the run holds an exclusive lock on
 ``<database>.lock``; the OS releases it when the process dies, which is how readers tell a
-run still being written from one whose writer is gone.
+run still being written from one whose writer is gone. The file is made as
+``<database>.creating`` and put in place only once it holds the schema and the run's row, so
+no kill leaves a database without its ``runs`` row. ``--force`` replaces only a simmarket
+run database (:func:`check_output` says what else is in the way before anything is made),
+and the lock file reserves a little space that is given back when the disk fills up, so a
+run that fails for lack of space can still record ``failed``.
 
 Schema, indexes and introspection go through sqlite-utils; the hot path uses the plain
 connection. A finished database is left in rollback-journal mode, so readers need no
@@ -33,6 +38,9 @@ from simmarket.store.schema import SCHEMA_VERSION, create_indexes, create_schema
 
 _INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?)"
 SQLITE_MAGIC = b"SQLite format 3\x00"
+#: Bytes reserved in the lock file while a run writes, given back when the disk fills up so
+#: the run can still record that it failed.
+BALLAST_BYTES = 256 * 1024
 
 
 class StoreError(RuntimeError):
@@ -47,6 +55,17 @@ def lock_path(path: Path) -> Path:
     return Path(f"{path}.lock")
 
 
+def creating_path(path: Path) -> Path:
+    """Where a run database is made before it is put in place."""
+    return Path(f"{path}.creating")
+
+
+def _remove(path: Path) -> None:
+    """A database file and its companions, if they are there."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 class SQLiteRecorder(Recorder):
     """Append-only event log plus the run's tables, in one SQLite database."""
 
@@ -55,26 +74,62 @@ class SQLiteRecorder(Recorder):
         super().__init__(events=events, batch_size=batch_size)
         self.path = Path(path)
         self._pending: list[tuple[str, Sequence[dict[str, Any]]]] = []
+        self._lock: int | None = None
+        check_output(self.path, force)  # refuse what is in the way before creating anything
         self._lock = _take_lock(self.path)
+        self.conn: sqlite3.Connection | None = None
+        #: the database is made under this name and put in place with its run row, so no
+        #: kill ever leaves a database at `path` without one
+        self._creating = creating_path(self.path)
+        self._placed = False
         try:
             _clear_the_way(self.path, force)
-            self.conn = sqlite3.connect(self.path, isolation_level=None)
-            self.conn.execute("PRAGMA busy_timeout=10000")  # readers may hold a snapshot
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
+            _remove(self._creating)  # left by a run killed while it was being created
+            self.conn = sqlite3.connect(self._creating, isolation_level=None)
             self.db = sqlite_utils.Database(self.conn)
             create_schema(self.db)
-        except (OSError, sqlite3.Error) as exc:
-            self._release()
-            raise StoreError(f"cannot create {self.path}: {_reason(exc)}") from None
-        except BaseException:
-            self._release()
+        except BaseException as exc:
+            self._abandon()
+            if isinstance(exc, OSError | sqlite3.Error):
+                raise StoreError(f"cannot create {self.path}: {_reason(exc)}") from None
             raise
+
+    def _put_in_place(self) -> None:
+        """Move the new database (schema and run row) to its path, and open it for the run:
+        write-ahead log, so readers may look while it writes."""
+        self.conn.close()
+        try:
+            os.link(self._creating, self.path)  # never over a file that appeared meanwhile
+        except FileExistsError:
+            raise StoreError(f"{self.path} appeared while the run was being created; "
+                             "choose another --out") from None
+        except OSError:  # a filesystem without hard links
+            os.replace(self._creating, self.path)
+        self._placed = True
+        _remove(self._creating)
+        self.conn = sqlite3.connect(self.path, isolation_level=None)
+        self.conn.execute("PRAGMA busy_timeout=10000")  # readers may hold a snapshot
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.db = sqlite_utils.Database(self.conn)
+
+    def _abandon(self) -> None:
+        """Creation failed: remove the half-made file (ours, under our lock) and unlock."""
+        try:
+            if self.conn is not None:
+                self.conn.close()
+            _remove(self._creating)
+            if self._placed:
+                _remove(self.path)
+        except OSError:
+            pass
+        finally:
+            self._release()
 
     # -- the run's record -------------------------------------------------------------
     def start_run(self, *, seed: int, config: dict[str, Any], version: str,
                   impression_sample_rate: float) -> None:
-        self.db["runs"].insert({
+        row = {
             "run_id": 1, "status": "running", "seed": seed,
             "config": json.dumps(config, sort_keys=True), "version": version,
             "schema_version": SCHEMA_VERSION, "mode": config["mode"],
@@ -82,7 +137,13 @@ class SQLiteRecorder(Recorder):
             "impression_sample_rate": impression_sample_rate, "event_detail": self.level,
             "started_at": _now(), "finished_at": None, "t_reached": 0.0,
             "events": 0, "message": None,
-        })
+        }
+        with self._transaction():
+            self.conn.execute(_insert("runs", list(row)), tuple(row.values()))
+        try:
+            self._put_in_place()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot create {self.path}: {_reason(exc)}") from None
 
     # -- where rows go --------------------------------------------------------------------
     def _write_events(self, rows: list[EventRow]) -> None:
@@ -99,19 +160,23 @@ class SQLiteRecorder(Recorder):
             self.conn.executemany(_insert(table, names), zip(*data))
 
     def checkpoint(self, t_reached: float) -> None:
-        """Commit the buffered events, the pending period rows and the progress together."""
+        """Commit the buffered events, the pending period rows and the progress together.
+
+        Nothing is counted as written until the COMMIT succeeds: a commit refused (the disk
+        full) leaves the buffers as they were and the file at the previous checkpoint."""
+        events = self.events_written + len(self._buffer)
         with self._transaction():
             if self._buffer:
                 self.conn.executemany(_INSERT_EVENT, self._buffer)
-                self.events_written += len(self._buffer)
-                self._buffer.clear()
             for table, rows in self._pending:
                 cols = list(rows[0])
                 self.conn.executemany(_insert(table, cols),
                                       [tuple(r[c] for c in cols) for r in rows])
-            self._pending.clear()
             self.conn.execute("UPDATE runs SET t_reached = ?, events = ? WHERE run_id = 1",
-                              (t_reached, self.events_written))
+                              (t_reached, events))
+        self.events_written = events
+        self._buffer.clear()
+        self._pending.clear()
 
     def _transaction(self):
         return _Transaction(self.conn, self.path)
@@ -122,7 +187,12 @@ class SQLiteRecorder(Recorder):
         """Commit everything, index the log and record how the run ended."""
         self.checkpoint(t_reached)
         if self.events_written:
-            create_indexes(self.db)
+            try:
+                create_indexes(self.db)
+            except sqlite3.Error as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise StoreError(f"cannot write {self.path}: {_reason(exc)}") from None
         with self._transaction():
             self.conn.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, t_reached = ?, events = ?, "
@@ -138,20 +208,30 @@ class SQLiteRecorder(Recorder):
         """When the run cannot finish properly (a fault, the disk full): keep what can be
         committed, then say how it ended. Best effort: the disk may refuse even that."""
         try:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             if t_reached is not None:
                 self.checkpoint(t_reached)
-        except StoreError:
+        except (StoreError, sqlite3.Error):
             self._buffer.clear()
             self._pending.clear()
+        if self._lock is not None:  # give back the reserved bytes: room for the last word
+            try:
+                os.ftruncate(self._lock, 0)
+            except OSError:
+                pass
         try:
-            self.conn.execute("UPDATE runs SET status = ?, finished_at = ?, message = ? "
-                              "WHERE run_id = 1", (status, _now(), message))
+            self.conn.execute("UPDATE runs SET status = ?, finished_at = ?, message = ?, "
+                              "events = ? WHERE run_id = 1",
+                              (status, _now(), message, self.events_written))
         except sqlite3.Error:
             pass
 
     def close(self) -> None:
         try:
             self.conn.close()
+            if not self._placed:  # never started: nothing to keep
+                _remove(self._creating)
         finally:
             self._release()
 
@@ -197,41 +277,111 @@ def _reason(exc: BaseException) -> str:
 
 
 def _take_lock(path: Path) -> int | None:
-    """An exclusive lock on ``<path>.lock`` for the whole run: one writer per database."""
+    """An exclusive lock on ``<path>.lock`` for the whole run: one writer per database.
+
+    The lock file is removed when the run ends, so a lock taken on a file that another run
+    has just unlinked is no lock: after ``flock`` the file at the path must still be the
+    one locked, or we start again."""
     lock = lock_path(path)
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise StoreError(f"cannot create {path}: {_reason(exc)}") from None
     for _ in range(20):  # a reader's probe holds a shared lock for microseconds
         try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot create {path}: {_reason(exc)}") from None
+        try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
         except OSError:
+            os.close(fd)
             time.sleep(0.05)
+            continue
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except OSError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the previous writer removed it between our open and our lock
     else:
-        os.close(fd)
         raise StoreError(f"{path} is being written by another run; wait for it or choose "
                          "another --out") from None
-    os.write(fd, str(os.getpid()).encode())
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        os.posix_fallocate(fd, 4096, BALLAST_BYTES)
+    except OSError:
+        pass  # no room to spare: the run finds out at its first write
     return fd
+
+
+def check_output(path: str | Path, force: bool) -> Path:
+    """Refuse an output path before anything is created or drawn: what the recorder will
+    refuse anyway (empty, dangling link, existing without ``force``, not a simmarket run,
+    being written by another run, a folder that cannot be written). Creates nothing."""
+    if str(path).strip() == "":
+        raise StoreError("--out is empty: give a database path")
+    path = Path(path)
+    if _writer_alive(path):
+        raise StoreError(f"{path} is being written by another run; wait for it or choose "
+                         "another --out")
+    _refuse_existing(path, force)
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise StoreError(f"cannot create {path}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot create {path}: the folder {parent} is not writable")
+    return path
+
+
+def _writer_alive(path: Path) -> bool:
+    """Whether another process holds the writer lock of `path` (a probe, no waiting)."""
+    try:
+        fd = os.open(lock_path(path), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def _clear_the_way(path: Path, force: bool) -> None:
     """Refuse an existing file unless forced, and even then replace only a simmarket run."""
+    if _refuse_existing(path, force):
+        _remove(path)
+
+
+def _refuse_existing(path: Path, force: bool) -> bool:
+    """Whether `path` holds a run database ``force`` may replace; StoreError for anything
+    else that is in the way; False when nothing is there."""
     if path.is_symlink() and not path.exists():
         raise StoreError(f"{path} is a dangling symbolic link; choose another --out")
     if not path.exists() and not path.is_symlink():
-        return
+        return False
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder; --out takes a database file path")
     if not force:
         raise StoreError(f"{path} already exists; choose another --out or pass --force "
                          "to replace it")
+    if path.is_symlink():
+        raise StoreError(f"{path} is a symbolic link; --force replaces only a simmarket run "
+                         "database itself. Choose another --out")
+    if not path.is_file():
+        raise StoreError(f"{path} is not a regular file (a device, a pipe, a socket); "
+                         "--force replaces only a simmarket run database. Choose another --out")
     if not is_run_database(path):
         raise StoreError(f"{path} is not a simmarket run database; --force replaces only "
                          "those. Choose another --out")
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return True
 
 
 def is_run_database(path: Path) -> bool:
