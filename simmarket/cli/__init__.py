@@ -1,5 +1,64 @@
-"""The terminal front end: a thin layer over the Python API (:mod:`simmarket.api`)."""
+"""The terminal front end: a thin layer over the Python API (:mod:`simmarket.api`).
 
-from simmarket.cli.main import main
+:func:`main` is the console entry point. Its first act is to take charge of Ctrl-C and
+SIGTERM, before the heavy imports of the model and the analysis begin, so a signal at any
+moment ends the command with one line, never a traceback: before a run starts nothing is
+created; while it runs, :func:`simmarket.api.run` turns the signal into a clean stop (what
+was simulated is committed and marked ``interrupted``).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import types
+from collections.abc import Sequence
+
+EXIT_INTERRUPTED = 130
 
 __all__ = ["main"]
+
+
+def _interrupt(signum, frame):  # noqa: ARG001
+    raise KeyboardInterrupt
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``simmarket`` command line; returns the exit code."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {}
+    try:
+        for s in signals:
+            previous[s] = signal.signal(s, _interrupt)
+        from simmarket.cli.main import main as command
+
+        return command(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if argv is None:
+            # the console entry point: the work is done, the process only exits now; a
+            # signal from here on ends it at once, quietly (no Python code runs)
+            for s in signals:
+                signal.signal(s, signal.SIG_DFL)
+        else:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+
+main = _main
+
+
+class _Package(types.ModuleType):
+    """``simmarket.cli.main`` names this function, as it always has, even once the module of
+    the same name is imported (which would otherwise rebind the package's attribute; the
+    module stays reachable as ``sys.modules["simmarket.cli.main"]``)."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "main" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -1,5 +1,5 @@
 import sys
 
-from simmarket.cli.main import main
+from simmarket.cli import main
 
 sys.exit(main())
