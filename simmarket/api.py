@@ -22,6 +22,7 @@ import pandas as pd
 from simmarket import __version__
 from simmarket.analysis.summary import headlines_from_rows
 from simmarket.config import Config, config_from_dict, load_config, with_overrides
+from simmarket.config.loader import check_resources
 from simmarket.core.model import Model
 from simmarket.core.recorder import Recorder
 from simmarket.store.memory import MemoryRecorder
@@ -77,9 +78,11 @@ def run(config: Config | Mapping | str | Path | None = None, *,
     ``output.path``); an existing one is refused unless ``force``. With ``store="memory"``
     nothing is written. ``progress(t, events)`` is called as simulated time advances. With
     ``handle_signals`` (main thread only) Ctrl-C and SIGTERM stop the run cleanly: what was
-    simulated is kept and the run's status is ``interrupted``.
+    simulated is kept and the run's status is ``interrupted``. A scenario that would need
+    more than half of this machine's memory is refused (:class:`ConfigError`) up front.
     """
     cfg = as_config(config, overrides)
+    check_resources(cfg.scenario)  # refuse what no run can honour before creating anything
     started = time.perf_counter()
     with _stop_on_signals(handle_signals) as stop_requested:
         recorder = _recorder(cfg, store, out, force)

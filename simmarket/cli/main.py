@@ -33,6 +33,7 @@ from simmarket.config import (
     load_config,
     parse_assignment,
 )
+from simmarket.config.loader import check_resources
 from simmarket.store.sqlite import StoreError, check_output
 
 EXIT_FAILURE = 1
@@ -130,6 +131,7 @@ def _warn(cfg) -> None:
 
 def _validate(args) -> int:
     cfg = load_config(args.config, _overrides(args))
+    check_resources(cfg.scenario)
     print(json.dumps(cfg.resolved(), indent=2))
     _warn(cfg)
     console.print(f"[green]{args.config} is valid[/]")
@@ -140,6 +142,7 @@ def _run(args) -> int:
     from simmarket.api import run
 
     cfg = load_config(args.config, _overrides(args))
+    check_resources(cfg.scenario)
     _warn(cfg)
     out = check_output(args.out if args.out is not None else cfg.db_path, args.force)
     horizon = cfg.scenario.horizon_days

@@ -8,6 +8,8 @@ experiment's factors — changes a key: the result is validated exactly like a f
 
 from __future__ import annotations
 
+import math
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -196,3 +198,99 @@ def config_warnings(cfg: Config) -> list[str]:
         out.append(f"period_days = {sc.period_days:g} is longer than horizon_days = "
                    f"{sc.horizon_days:g}: the run is one partial period")
     return out
+
+
+# -- what a run will need ------------------------------------------------------------------
+#: Bytes per user (about twenty arrays of 8 bytes, the sampling tables, the final table).
+BYTES_PER_USER = 200
+#: Bytes per item in memory (its columns, its snapshots, its place in the ranking index).
+BYTES_PER_ITEM = 300
+#: Bytes per browse session that may connect (the pair set of who connected to what).
+BYTES_PER_SESSION = 16
+#: Bytes per firm (its columns and its node in the value network).
+BYTES_PER_FIRM = 400
+#: At most this many periods, economy steps and index refreshes in one run.
+MAX_STEPS = {"periods": 100_000, "economy steps": 100_000, "index refreshes": 10_000_000}
+
+
+def expected_sessions(sc: Scenario) -> float:
+    """Sessions the population will draw, in expectation: N x E[lambda] x horizon (the
+    lognormal mean, median x exp(sigma^2 / 2), so a heavy tail counts fully)."""
+    u = sc.users
+    return u.n * u.activity_median * math.exp(u.activity_sigma ** 2 / 2) * sc.horizon_days
+
+
+def memory_parts(sc: Scenario) -> dict[str, tuple[float, str]]:
+    """The run's memory, part by part: bytes and the fields that drive each part."""
+    u, f = sc.users, sc.firms
+    sessions = expected_sessions(sc)
+    creator = u.creator_a / (u.creator_a + u.creator_b)
+    firms = f.initial + f.entry_rate * sc.capital.vc_supply * sc.horizon_days
+    derivatives = firms * f.scan_top * sc.horizon_days / f.scan_interval
+    return {
+        "users": (u.n * BYTES_PER_USER, "users.n"),
+        "topic affinity": (u.topics ** 2 * 48, "users.topics"),
+        "recommender scopes": (sc.tech.systems * u.topics * 64, "tech.systems, users.topics"),
+        "items": (sessions * creator * BYTES_PER_ITEM,
+                  "users.n, users.activity_median, users.activity_sigma, horizon_days, "
+                  "users.creator_a/b"),
+        "connections": (sessions * BYTES_PER_SESSION,
+                        "users.n, users.activity_median, users.activity_sigma, horizon_days"),
+        "firms": (firms * BYTES_PER_FIRM + derivatives * BYTES_PER_ITEM,
+                  "firms.initial, firms.entry_rate, capital.vc_supply, firms.scan_top, "
+                  "firms.scan_interval, horizon_days"),
+    }
+
+
+def estimate_memory(scenario: Scenario) -> int:
+    """Bytes a run of `scenario` is expected to hold in memory (a rough upper estimate; the
+    event log goes to the database, not memory)."""
+    total = sum(b for b, _ in memory_parts(scenario).values())
+    return int(min(total, 2.0 ** 62))
+
+
+def physical_memory() -> int:
+    """This machine's memory in bytes (or the control group's limit, if lower)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        total = 2 ** 40
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit.isdigit():
+            total = min(total, int(limit))
+    except OSError:
+        pass
+    return total
+
+
+def check_resources(scenario: Scenario, memory: int | None = None) -> None:
+    """Refuse, before anything is created, a scenario no run can honour: more memory than
+    half of this machine's, or absurdly many periods, steps or index refreshes."""
+    sc = scenario
+    steps = {"periods": (sc.horizon_days / sc.period_days, "horizon_days / period_days"),
+             "economy steps": (sc.horizon_days / (sc.economy.period_days or sc.period_days),
+                               "horizon_days / economy.period_days"),
+             "index refreshes": (sc.horizon_days / sc.encounter.refresh_days,
+                                 "horizon_days / encounter.refresh_days")}
+    for name, (count, fields) in steps.items():
+        if count > MAX_STEPS[name]:
+            raise ConfigError(f"invalid config: {fields} = {count:,.0f} {name}: at most "
+                              f"{MAX_STEPS[name]:,} a run can take")
+    available = (memory if memory is not None else physical_memory()) // 2
+    need = estimate_memory(sc)
+    if need > available:
+        parts = sorted(memory_parts(sc).items(), key=lambda kv: -kv[1][0])
+        part, (_, fields) = parts[0]
+        raise ConfigError(
+            f"invalid config: the run would need about {_size(need)} of memory, more than "
+            f"half of this machine's {_size(available * 2)}; most of it for {part} "
+            f"(driven by {fields}): lower them")
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} PiB"

@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from simmarket.config.errors import ConfigError, describe
 from simmarket.config.levers import LEVER_NAMES
@@ -35,55 +42,70 @@ class Section(BaseModel):
 class Users(Section):
     """User layer state at t = 0 (MODEL.md §3.1)."""
 
-    n: int = Field(5000, ge=1, description="number of users")
-    topics: int = Field(12, ge=1, le=10_000, description="number of interest topics T")
-    knowledge_median: Pos = Field(1.0, description="median private knowledge k_i (lognormal)")
-    knowledge_sigma: NonNeg = Field(0.5, description="lognormal sigma of k_i")
-    sharing_a: Pos = Field(2.0, description="Beta(a, b) of the sharing propensity sigma_i")
-    sharing_b: Pos = Field(3.0, description="Beta(a, b) of the sharing propensity sigma_i")
-    activity_median: Pos = Field(0.25, description="median sessions per day lambda_i (lognormal)")
-    activity_sigma: NonNeg = Field(1.2, description="lognormal sigma of lambda_i (heavy tail)")
-    creator_a: Pos = Field(0.1, description="Beta(a, b) of the creator propensity pi_i")
-    creator_b: Pos = Field(2.0, description="Beta(a, b) of the creator propensity pi_i")
+    n: int = Field(5000, ge=1, description="number of users", le=10_000_000)
+    topics: int = Field(12, ge=1, le=1000, description="number of interest topics T")
+    knowledge_median: Pos = Field(1.0, description="median private knowledge k_i (lognormal)",
+                                  le=1e6)
+    knowledge_sigma: NonNeg = Field(0.5, description="lognormal sigma of k_i", le=5.0)
+    sharing_a: Pos = Field(2.0, description="Beta(a, b) of the sharing propensity sigma_i", le=1e3)
+    sharing_b: Pos = Field(3.0, description="Beta(a, b) of the sharing propensity sigma_i", le=1e3)
+    activity_median: Pos = Field(0.25, description="median sessions per day lambda_i (lognormal)",
+                                 le=100.0)
+    activity_sigma: NonNeg = Field(1.2, description="lognormal sigma of lambda_i (heavy tail)",
+                                   le=5.0)
+    creator_a: Pos = Field(0.1, description="Beta(a, b) of the creator propensity pi_i", le=1e3)
+    creator_b: Pos = Field(2.0, description="Beta(a, b) of the creator propensity pi_i", le=1e3)
 
 
 class Production(Section):
     """Value production and the knowledge-sharing logic (MODEL.md §3.1, paper §4.2.1)."""
 
     absorption: NonNeg = Field(
-        5.0, description="beta: weight of the per-capita shared stock S/N in kappa_i")
-    production_time: Pos = Field(1.0, description="days to produce an item at kappa = 0")
-    time_noise: NonNeg = Field(0.25, description="lognormal sigma of the production time")
-    quality_half: Pos = Field(1.5, description="kappa at which expected quality is 1/2")
-    quality_noise: NonNeg = Field(0.1, description="sd of the normal noise on quality")
-    learning: NonNeg = Field(0.05, description="knowledge flow Delta-k per unit of quality")
-    obsolescence: NonNeg = Field(0.01, description="rho: rate per day at which S obsolesces")
+        5.0, description="beta: weight of the per-capita shared stock S/N in kappa_i", le=1e3)
+    production_time: Pos = Field(1.0, description="days to produce an item at kappa = 0",
+                                 le=36_500.0)
+    time_noise: NonNeg = Field(0.25, description="lognormal sigma of the production time", le=5.0)
+    quality_half: Pos = Field(1.5, description="kappa at which expected quality is 1/2", le=1e6)
+    quality_noise: NonNeg = Field(0.1, description="sd of the normal noise on quality", le=10.0)
+    learning: NonNeg = Field(0.05, description="knowledge flow Delta-k per unit of quality", le=1e3)
+    obsolescence: NonNeg = Field(0.01, description="rho: rate per day at which S obsolesces",
+                                 le=100.0)
     reciprocity: NonNeg = Field(
-        0.9, description="psi: sigma_i drifts toward psi x last period's sharing rate")
+        0.9, description="psi: sigma_i drifts toward psi x last period's sharing rate", le=10.0)
     adaptation: Unit = Field(0.2, description="share of that gap closed per period")
 
 
 class Encounter(Section):
     """Value encounter on the platform and the community logic (MODEL.md §3.2)."""
 
-    feed_size: int = Field(10, ge=1, le=1000, description="F: items shown per browse session")
-    w_popularity: NonNeg = Field(0.6, description="recommender: weight of the popularity channel")
-    w_recency: NonNeg = Field(0.25, description="recommender: weight of the recency channel")
-    w_exploration: NonNeg = Field(0.15, description="recommender: weight of uniform exploration")
+    feed_size: int = Field(10, ge=1, le=100, description="F: items shown per browse session")
+    w_popularity: NonNeg = Field(0.6, description="recommender: weight of the popularity channel",
+                                 le=1e3)
+    w_recency: NonNeg = Field(0.25, description="recommender: weight of the recency channel",
+                              le=1e3)
+    w_exploration: NonNeg = Field(0.15, description="recommender: weight of uniform exploration",
+                                  le=1e3)
     topic_match: Unit = Field(
         0.8, description="share of feed slots the recommender keeps in the user's own topic")
-    popularity_exponent: NonNeg = Field(1.5, description="gamma in (c_j + 1)^gamma")
-    recency_window: int = Field(300, ge=1, description="recency channel: the newest R items")
-    refresh_days: Pos = Field(0.25, description="days between recommender index refreshes")
-    w_quality: float = Field(3.0, description="connection rule: weight of quality q_j")
-    w_affinity: float = Field(2.0, description="connection rule: weight of topic affinity")
-    w_social: float = Field(0.5, description="connection rule: community (social proof) effect")
-    threshold: float = Field(7.0, description="tau: connection threshold in the logit")
-    affinity_scale: Pos = Field(1.5, description="topic affinity = exp(-ring distance / scale)")
-    value_scale: Pos = Field(1.0, description="value of a connection at q = 1, affinity 1")
+    popularity_exponent: NonNeg = Field(1.5, description="gamma in (c_j + 1)^gamma", le=10.0)
+    recency_window: int = Field(300, ge=1, description="recency channel: the newest R items",
+                                le=10_000_000)
+    refresh_days: Pos = Field(0.25, description="days between recommender index refreshes",
+                              ge=0.001, le=36_500.0)
+    w_quality: float = Field(3.0, description="connection rule: weight of quality q_j",
+                             ge=-1e3, le=1e3)
+    w_affinity: float = Field(2.0, description="connection rule: weight of topic affinity",
+                              ge=-1e3, le=1e3)
+    w_social: float = Field(0.5, description="connection rule: community (social proof) effect",
+                            ge=-1e3, le=1e3)
+    threshold: float = Field(7.0, description="tau: connection threshold in the logit",
+                             ge=-1e3, le=1e3)
+    affinity_scale: Pos = Field(1.5, description="topic affinity = exp(-ring distance / scale)",
+                                le=1e3)
+    value_scale: Pos = Field(1.0, description="value of a connection at q = 1, affinity 1", le=1e6)
     network_function: Literal["none", "log", "linear"] = Field(
         "log", description="n(c): none, log (Odlyzko-Tilly n log n), linear (Metcalfe)")
-    network_effect: NonNeg = Field(0.1, description="eta in v = base x (1 + eta n(c_j))")
+    network_effect: NonNeg = Field(0.1, description="eta in v = base x (1 + eta n(c_j))", le=1e3)
     platform_fee: Unit = Field(0.3, description="platform's share of each payment")
     impression_sample_rate: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         0.1, description="share of browse sessions whose impressions are written as events")
@@ -92,9 +114,11 @@ class Encounter(Section):
 class Industrial(Section):
     """The industrial counterfactual: ownership, rivalry, diminishing marginal utility."""
 
-    units_per_item: int = Field(50, ge=1, description="rival units of each item, each sold once")
+    units_per_item: int = Field(50, ge=1, description="rival units of each item, each sold once",
+                                le=1_000_000)
     diminishing: NonNeg = Field(
-        0.7, description="utility of the m-th owned item of a topic falls as m^-diminishing")
+        0.7, description="utility of the m-th owned item of a topic falls as m^-diminishing",
+        le=10.0)
     price_factor: Unit = Field(
         0.3, description="price = price_factor x value_scale x q (fixed at release)")
 
@@ -105,7 +129,7 @@ class Tech(Section):
     access_share: Unit = Field(1.0, description="share of users with a device (~0.01 VR-only)")
     hci_friction: Unit = Field(0.1, description="share of would-be connections lost to HCI")
     systems: int = Field(
-        4, ge=1, le=1000, description="incompatible systems (devices, protocols, data formats)"
+        4, ge=1, le=100, description="incompatible systems (devices, protocols, data formats)"
                                       " users and their content belong to")
     interoperability: Unit = Field(
         0.5, description="share of feed slots that may show content made in another system "
@@ -115,34 +139,38 @@ class Tech(Section):
 class Firms(Section):
     """Firms of the stakeholder layer (MODEL.md §3.3)."""
 
-    initial: int = Field(8, ge=0, description="firms present at t = 0")
-    entry_rate: NonNeg = Field(0.1, description="entry attempts per day at vc_supply = 1")
+    initial: int = Field(8, ge=0, description="firms present at t = 0", le=10_000)
+    entry_rate: NonNeg = Field(0.1, description="entry attempts per day at vc_supply = 1", le=100.0)
     data_driven_share: Unit = Field(0.8, description="share of firms that scan the platform")
     data_sharing: Unit = Field(0.7, description="share of platform data firms let be exported")
-    scan_interval: Pos = Field(7.0, description="days between a firm's scans")
-    scan_top: int = Field(5, ge=1, description="top items of its topic a firm considers per scan")
-    capital_median: Pos = Field(60.0, description="median initial capital (lognormal)")
-    capital_sigma: NonNeg = Field(0.6, description="lognormal sigma of initial capital")
-    financing_threshold: NonNeg = Field(30.0, description="minimum capital to enter at HHI = 0")
-    running_cost: NonNeg = Field(1.5, description="cost per day of a firm")
-    outside_income: NonNeg = Field(1.0, description="offline income per day of a firm")
-    recreation_cost: NonNeg = Field(2.0, description="cost of re-creating an item (ip = 0)")
-    quality_uplift: NonNeg = Field(0.3, description="relative quality gain of a derivative")
+    scan_interval: Pos = Field(7.0, description="days between a firm's scans", ge=0.01, le=36_500.0)
+    scan_top: int = Field(5, ge=1, description="top items of its topic a firm considers per scan",
+                          le=1000)
+    capital_median: Pos = Field(60.0, description="median initial capital (lognormal)", le=1e9)
+    capital_sigma: NonNeg = Field(0.6, description="lognormal sigma of initial capital", le=5.0)
+    financing_threshold: NonNeg = Field(30.0, description="minimum capital to enter at HHI = 0",
+                                        le=1e9)
+    running_cost: NonNeg = Field(1.5, description="cost per day of a firm", le=1e9)
+    outside_income: NonNeg = Field(1.0, description="offline income per day of a firm", le=1e9)
+    recreation_cost: NonNeg = Field(2.0, description="cost of re-creating an item (ip = 0)", le=1e9)
+    quality_uplift: NonNeg = Field(0.3, description="relative quality gain of a derivative",
+                                   le=100.0)
     license_rate: Unit = Field(
         0.5, description="licence fee = ip x (license_rate x the derivative's expected revenue"
                          " + license_minimum)")
-    license_minimum: NonNeg = Field(1.0, description="minimum licence fee at ip = 1")
+    license_minimum: NonNeg = Field(1.0, description="minimum licence fee at ip = 1", le=1e9)
     revenue_horizon: Pos = Field(
         4.0, description="multiples of the original's recent connections a firm expects a "
-                         "derivative to earn")
+                         "derivative to earn", le=1e3)
 
 
 class Capital(Section):
     """Capital dilemma levers (seed 001, §2(4))."""
 
-    vc_supply: NonNeg = Field(1.0, description="venture-capital supply: scales entry and capital")
+    vc_supply: NonNeg = Field(1.0, description="venture-capital supply: scales entry and capital",
+                              le=100.0)
     concentration: NonNeg = Field(
-        1.0, description="financing threshold x (1 + concentration x HHI/10000)")
+        1.0, description="financing threshold x (1 + concentration x HHI/10000)", le=1e3)
     short_termism: Unit = Field(0.3, description="weight firms put on popularity over quality")
 
 
@@ -154,7 +182,8 @@ class Regulation(Section):
     antitrust: Annotated[float, Field(ge=0.0, le=0.95)] = Field(
         0.0, description="a firm whose revenue share exceeds 1 - antitrust is fined and may "
                          "not scan, license or re-create in the next period")
-    antitrust_fine: NonNeg = Field(0.1, description="fine as a share of the period's revenue")
+    antitrust_fine: NonNeg = Field(0.1, description="fine as a share of the period's revenue",
+                                   le=100.0)
     leak_rate: Unit = Field(0.15, description="chance of a privacy leak per period, unprotected")
     leak_trust_loss: Unit = Field(0.1, description="share of participation lost to a leak")
     trust_recovery: Unit = Field(0.2, description="share of lost trust regained per period")
@@ -167,22 +196,31 @@ class Government(Section):
     """The government of the stakeholder layer: reward, moderate, regulate, withdraw."""
 
     enabled: bool = Field(True, description="whether a government acts at all")
-    reward: NonNeg = Field(0.2, description="payment per knowledge sharer per period")
+    reward: NonNeg = Field(0.2, description="payment per knowledge sharer per period", le=1e9)
     reward_boost: Unit = Field(0.1, description="sigma_i += boost x (1 - sigma_i) for sharers")
     violation_rate: Unit = Field(0.02, description="share of new items that break the rules")
     moderation: Unit = Field(0.5, description="chance that a violation is caught")
-    penalty: NonNeg = Field(1.0, description="fine per caught violation")
+    penalty: NonNeg = Field(1.0, description="fine per caught violation", le=1e9)
     target_sharing: Unit = Field(0.5, description="sharing rate at which the platform self-governs")
     withdraw_after: int = Field(
-        4, ge=1, description="W: periods above target before the government withdraws")
+        4, ge=1, description="W: periods above target before the government withdraws", le=10_000)
+
+
+def _distinct(values: list) -> list:
+    if len(set(values)) != len(values):
+        raise ValueError("distinct values")
+    return values
 
 
 class Network(Section):
     """The value network and its centrality measures (MODEL.md §3.3)."""
 
-    alphas: list[NonNeg] = Field(
-        default_factory=lambda: [0.0, 0.5, 1.0, 1.5], description="Opsahl's alpha values")
-    centrality_every: int = Field(1, ge=1, description="periods between centrality snapshots")
+    alphas: Annotated[list[Annotated[float, Field(ge=0.0, le=10.0)]],
+                      AfterValidator(_distinct)] = Field(
+        default_factory=lambda: [0.0, 0.5, 1.0, 1.5], description="Opsahl's alpha values",
+        min_length=1, max_length=8)
+    centrality_every: int = Field(1, ge=1, description="periods between centrality snapshots",
+                                  le=10_000)
 
 
 class Economy(Section):
@@ -191,22 +229,25 @@ class Economy(Section):
     mode: Literal["paper", "coupled"] = Field(
         "coupled", description="coupled: D grows by the platform's exported data; paper: "
                                "eq. (1) with constant u")
-    tfp: Pos = Field(1.0, description="A in Y = A K^a ((1-u) D N)^(1-a)")
+    tfp: Pos = Field(1.0, description="A in Y = A K^a ((1-u) D N)^(1-a)", le=1e6)
     capital_share: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(0.33, description="a")
     saving_rate: Unit = Field(0.2, description="s")
     depreciation: Unit = Field(0.05, description="delta, per economy period")
-    data_productivity: NonNeg = Field(0.2, description="B in g(uN) = B (uN)^lambda")
-    labour_elasticity: NonNeg = Field(1.0, description="lambda (1: endogenous, <1: Jones 1995)")
+    data_productivity: NonNeg = Field(0.2, description="B in g(uN) = B (uN)^lambda", le=1e3)
+    labour_elasticity: NonNeg = Field(1.0, description="lambda (1: endogenous, <1: Jones 1995)",
+                                      le=10.0)
     data_labour_share: Unit = Field(0.1, description="u (paper mode)")
-    labour: Pos = Field(1.0, description="N")
-    initial_data: Pos = Field(1.0, description="D at t = 0")
-    initial_capital: Pos = Field(1.0, description="K at t = 0")
-    period_days: Pos | None = Field(None, description="days per step (default: period_days)")
+    labour: Pos = Field(1.0, description="N", le=1e9)
+    initial_data: Pos = Field(1.0, description="D at t = 0", le=1e12)
+    initial_capital: Pos = Field(1.0, description="K at t = 0", le=1e12)
+    period_days: Pos | None = Field(None, description="days per step (default: period_days)",
+                                    ge=0.01, le=36_500.0)
     data_depreciation: Unit = Field(0.0, description="data depreciation (off in the paper)")
-    data_per_item: NonNeg = Field(1.0, description="coupled: data units per item created")
-    data_per_connection: NonNeg = Field(0.1, description="coupled: data units per connection")
+    data_per_item: NonNeg = Field(1.0, description="coupled: data units per item created", le=1e6)
+    data_per_connection: NonNeg = Field(0.1, description="coupled: data units per connection",
+                                        le=1e6)
     data_scale: Pos = Field(
-        50_000.0, description="coupled: exported data units per unit of D")
+        50_000.0, description="coupled: exported data units per unit of D", le=1e12)
     privacy_export_cut: Unit = Field(
         0.5, description="share of exportable data removed at privacy_protection = 1")
 
@@ -214,7 +255,7 @@ class Economy(Section):
 class PolicyChange(Section):
     """One scheduled change of a lever: from `day` on, `lever` takes `value`."""
 
-    day: NonNeg
+    day: Annotated[NonNeg, Field(le=36_500.0)]
     lever: Literal[LEVER_NAMES]  # type: ignore[valid-type]
     value: float
 
@@ -228,8 +269,8 @@ class Policy(Section):
 class Scenario(Section):
     """A whole scenario. Top level: horizon, aggregation period, mode and IP protection."""
 
-    horizon_days: Pos = Field(180.0, description="simulated days")
-    period_days: Pos = Field(7.0, description="days per aggregation period")
+    horizon_days: Pos = Field(180.0, description="simulated days", le=36_500.0)
+    period_days: Pos = Field(7.0, description="days per aggregation period", ge=0.01, le=36_500.0)
     mode: Literal["metaverse", "industrial"] = Field("metaverse")
     ip_protection: Unit = Field(0.5, description="IP protection of creators' content")
     users: Users = Field(default_factory=Users)
