@@ -163,7 +163,7 @@ def _kill_at_random(tmp_path: Path, reference, n: int, seed: int) -> None:
 
 
 def test_kill_9_at_random_moments_leaves_a_prefix_of_the_full_log(tmp_path, reference):
-    _kill_at_random(tmp_path, reference, rounds(12), seed=1)
+    _kill_at_random(tmp_path, reference, rounds(10), seed=1)
 
 
 @pytest.mark.slow
@@ -253,7 +253,7 @@ def _signal_at_start_up(tmp_path: Path, n: int, seed: int) -> None:
 
 
 def test_signals_at_start_up(tmp_path):
-    _signal_at_start_up(tmp_path, rounds(4), seed=5)
+    _signal_at_start_up(tmp_path, rounds(3), seed=5)
 
 
 @pytest.mark.slow
