@@ -314,3 +314,38 @@ def test_disk_full_by_an_injected_write_fault(tmp_path, monkeypatch, capsys):
     one_error_line(captured.err, "the disk is full")
     assert captured.out == ""
     _check_failed_run(db)
+
+
+# -- first use: the output checked before the bar, --json and --quiet ------------------------
+def test_an_existing_database_is_refused_before_any_bar_is_drawn(tmp_path, capsys,
+                                                                 monkeypatch):
+    import importlib
+
+    db = tmp_path / "run.db"
+    assert main(["run", *SMALL, "--out", str(db)]) == 0
+    capsys.readouterr()
+    cli_main = importlib.import_module("simmarket.cli.main")
+    monkeypatch.setattr(cli_main.console, "_force_terminal", True)  # draw as on a terminal
+    assert main(["run", "--users", "200", "--days", "7", "--out", str(db)]) == 2  # with a bar
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        f"error: {db} already exists; choose another --out or pass --force to replace it"]
+    assert captured.out == ""
+
+
+def test_json_prints_only_the_result_and_quiet_only_where_it_is(tmp_path, capsys):
+    import json
+
+    db = tmp_path / "run.db"
+    assert main(["run", "--users", "200", "--days", "7", "--out", str(db), "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)  # nothing else on stdout
+    assert result["status"] == "completed" and result["db_path"] == str(db)
+    assert result["events"] > 0 and result["seconds"] >= 0
+    assert set(result["summary"]) == {"value production", "value encounter",
+                                      "value transmission", "value spillover"}
+    assert captured.err == ""
+    assert main(["run", *SMALL, "--out", str(tmp_path / "q.db")]) == 0
+    out = capsys.readouterr().out
+    assert "value encounter" not in out and str(tmp_path / "q.db") in out
+    assert len(out.strip().splitlines()) == 2
