@@ -24,6 +24,8 @@ def _problem(err: dict[str, Any], prefix: str, known: list[str]) -> str:
     loc = ".".join(str(p) for p in err["loc"])
     if prefix:
         loc = f"{prefix}.{loc}" if loc else prefix
+    if not loc:  # a rule across fields: its message says which
+        return expected(err)
     if err["type"] == "extra_forbid" or err["type"] == "extra_forbidden":
         return f"{loc}: an unknown key{did_you_mean(loc, known)}"
     return f"{loc} = {err.get('input')!r}: expected {expected(err)}"

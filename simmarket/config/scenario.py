@@ -42,7 +42,16 @@ class Section(BaseModel):
 class Users(Section):
     """User layer state at t = 0 (MODEL.md §3.1)."""
 
-    n: int = Field(5000, ge=1, description="number of users", le=10_000_000)
+    @property
+    def represented(self) -> int:
+        """The people the agents stand for (MODEL.md §9.1)."""
+        return self.represents if self.represents is not None else max(self.n, 1_000_000)
+
+    n: int = Field(5000, ge=1, description="number of simulated users (agents)", le=10_000_000)
+    represents: int | None = Field(
+        None, ge=1, le=10_000_000_000,
+        description="people in the marketplace the agents stand for, each agent carrying the "
+                    "weight represents / n (default: 1,000,000, or users.n if larger)")
     topics: int = Field(12, ge=1, le=1000, description="number of interest topics T")
     knowledge_median: Pos = Field(1.0, description="median private knowledge k_i (lognormal)",
                                   le=1e6)
@@ -53,8 +62,20 @@ class Users(Section):
                                  le=100.0)
     activity_sigma: NonNeg = Field(1.2, description="lognormal sigma of lambda_i (heavy tail)",
                                    le=5.0)
-    creator_a: Pos = Field(0.1, description="Beta(a, b) of the creator propensity pi_i", le=1e3)
+    creator_a: Pos = Field(0.05, description="Beta(a, b) of the creator propensity pi_i", le=1e3)
     creator_b: Pos = Field(2.0, description="Beta(a, b) of the creator propensity pi_i", le=1e3)
+    threshold_a: Pos = Field(
+        2.0, le=1e3,
+        description="Beta(a, b) of the sharing threshold theta_i (conditional cooperation)")
+    threshold_b: Pos = Field(
+        2.0, le=1e3,
+        description="Beta(a, b) of the sharing threshold theta_i (conditional cooperation)")
+    income_response: NonNeg = Field(
+        1.0, description="creators respond to income: pi_i x (1 + response x tanh(recent "
+                         "income / income_scale)), at most 1", le=100.0)
+    income_scale: Pos = Field(
+        5.0, description="recent income (value units per period) at which the response is "
+                         "tanh(1) of its maximum", le=1e9)
 
 
 class Production(Section):
@@ -71,25 +92,41 @@ class Production(Section):
     obsolescence: NonNeg = Field(0.01, description="rho: rate per day at which S obsolesces",
                                  le=100.0)
     reciprocity: NonNeg = Field(
-        0.9, description="psi: sigma_i drifts toward psi x last period's sharing rate", le=10.0)
-    adaptation: Unit = Field(0.2, description="share of that gap closed per period")
+        1.0, description="psi: how much a user's wish to share follows the sharing rate she "
+                         "observed last period (conditional cooperation)", le=10.0)
+    share_cost: NonNeg = Field(
+        0.25, description="c: what sharing costs the sharer (lost exclusivity), in the units "
+                          "of the sharing threshold", le=10.0)
+    share_time: NonNeg = Field(
+        0.1, description="days a shared knowledge flow takes to write up (the creator's next "
+                         "item waits)", le=365.0)
+    reputation: NonNeg = Field(
+        0.1, description="weight of the reputation return: log(1 + community growth last "
+                         "period) of the would-be sharer", le=10.0)
+    adaptation: Unit = Field(
+        0.3, description="share of the gap to the sharing decision closed per period")
 
 
 class Encounter(Section):
     """Value encounter on the platform and the community logic (MODEL.md §3.2)."""
 
     feed_size: int = Field(10, ge=1, le=100, description="F: items shown per browse session")
-    w_popularity: NonNeg = Field(0.6, description="recommender: weight of the popularity channel",
+    w_popularity: NonNeg = Field(0.8, description="recommender: weight of the popularity channel",
                                  le=1e3)
-    w_recency: NonNeg = Field(0.25, description="recommender: weight of the recency channel",
+    w_recency: NonNeg = Field(0.15, description="recommender: weight of the recency channel",
                               le=1e3)
-    w_exploration: NonNeg = Field(0.15, description="recommender: weight of uniform exploration",
+    w_exploration: NonNeg = Field(0.05, description="recommender: weight of uniform exploration",
                                   le=1e3)
     topic_match: Unit = Field(
-        0.8, description="share of feed slots the recommender keeps in the user's own topic")
-    popularity_exponent: NonNeg = Field(1.5, description="gamma in (c_j + 1)^gamma", le=10.0)
-    recency_window: int = Field(300, ge=1, description="recency channel: the newest R items",
-                                le=10_000_000)
+        0.4, description="share of feed slots the recommender keeps in the user's own topic")
+    popularity_exponent: NonNeg = Field(
+        2.0, description="gamma in (c_j + prior x n)^gamma: preferential exposure", le=10.0)
+    popularity_prior: Pos = Field(
+        0.001, description="an item's head start in the popularity channel, as a share of "
+                           "users (so that exposure shares do not change with users.n)", le=1.0)
+    recency_days: Pos = Field(
+        3.0, le=36_500.0,
+        description="recency channel: items of the scope released in the last R days")
     refresh_days: Pos = Field(0.25, description="days between recommender index refreshes",
                               ge=0.001, le=36_500.0)
     w_quality: float = Field(3.0, description="connection rule: weight of quality q_j",
@@ -98,7 +135,10 @@ class Encounter(Section):
                               ge=-1e3, le=1e3)
     w_social: float = Field(0.5, description="connection rule: community (social proof) effect",
                             ge=-1e3, le=1e3)
-    threshold: float = Field(7.0, description="tau: connection threshold in the logit",
+    w_community: float = Field(
+        2.0, ge=-1e3, le=1e3,
+        description="connection rule: bonus for a member of the owner's community")
+    threshold: float = Field(9.0, description="tau: connection threshold in the logit",
                              ge=-1e3, le=1e3)
     affinity_scale: Pos = Field(1.5, description="topic affinity = exp(-ring distance / scale)",
                                 le=1e3)
@@ -132,15 +172,18 @@ class Tech(Section):
         4, ge=1, le=100, description="incompatible systems (devices, protocols, data formats)"
                                       " users and their content belong to")
     interoperability: Unit = Field(
-        0.5, description="share of feed slots that may show content made in another system "
+        0.9, description="share of feed slots that may show content made in another system "
                          "(0 = separate worlds)")
 
 
 class Firms(Section):
     """Firms of the stakeholder layer (MODEL.md §3.3)."""
 
-    initial: int = Field(8, ge=0, description="firms present at t = 0", le=10_000)
-    entry_rate: NonNeg = Field(0.1, description="entry attempts per day at vc_supply = 1", le=100.0)
+    initial: NonNeg = Field(
+        16.0, description="firms present at t = 0 per 10,000 users (the simulated count is "
+                          "rounded stochastically)", le=10_000)
+    entry_rate: NonNeg = Field(
+        0.2, description="entry attempts per day per 10,000 users at vc_supply = 1", le=100.0)
     data_driven_share: Unit = Field(0.8, description="share of firms that scan the platform")
     data_sharing: Unit = Field(0.7, description="share of platform data firms let be exported")
     scan_interval: Pos = Field(7.0, description="days between a firm's scans", ge=0.01, le=36_500.0)
@@ -151,7 +194,12 @@ class Firms(Section):
     financing_threshold: NonNeg = Field(30.0, description="minimum capital to enter at HHI = 0",
                                         le=1e9)
     running_cost: NonNeg = Field(1.5, description="cost per day of a firm", le=1e9)
-    outside_income: NonNeg = Field(1.0, description="offline income per day of a firm", le=1e9)
+    outside_income: NonNeg = Field(
+        1.5, description="offline income per day of a firm (covers the running cost: "
+                         "traditional firms are viable)", le=1e9)
+    data_cost: NonNeg = Field(
+        0.5, description="cost per day of being data-driven (data infrastructure), earned "
+                         "back only through derivatives", le=1e6)
     recreation_cost: NonNeg = Field(2.0, description="cost of re-creating an item (ip = 0)", le=1e9)
     quality_uplift: NonNeg = Field(0.3, description="relative quality gain of a derivative",
                                    le=100.0)
@@ -197,13 +245,16 @@ class Government(Section):
 
     enabled: bool = Field(True, description="whether a government acts at all")
     reward: NonNeg = Field(0.2, description="payment per knowledge sharer per period", le=1e9)
-    reward_boost: Unit = Field(0.1, description="sigma_i += boost x (1 - sigma_i) for sharers")
+    reward_boost: Unit = Field(
+        0.2, description="while the government guides, the utility of sharing rises by this "
+                         "(in the units of the sharing threshold)")
     violation_rate: Unit = Field(0.02, description="share of new items that break the rules")
     moderation: Unit = Field(0.5, description="chance that a violation is caught")
     penalty: NonNeg = Field(1.0, description="fine per caught violation", le=1e9)
     target_sharing: Unit = Field(0.5, description="sharing rate at which the platform self-governs")
     withdraw_after: int = Field(
-        4, ge=1, description="W: periods above target before the government withdraws", le=10_000)
+        4, ge=1, description="W: periods above target before the government withdraws, and "
+                             "below target before it re-enters", le=10_000)
 
 
 def _distinct(values: list) -> list:
@@ -231,23 +282,27 @@ class Economy(Section):
                                "eq. (1) with constant u")
     tfp: Pos = Field(1.0, description="A in Y = A K^a ((1-u) D N)^(1-a)", le=1e6)
     capital_share: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(0.33, description="a")
-    saving_rate: Unit = Field(0.2, description="s")
-    depreciation: Unit = Field(0.05, description="delta, per economy period")
-    data_productivity: NonNeg = Field(0.2, description="B in g(uN) = B (uN)^lambda", le=1e3)
+    saving_rate: Unit = Field(0.2, description="s, the share of (annual) output saved")
+    depreciation: Unit = Field(0.06, description="delta, capital depreciation per year")
+    data_productivity: NonNeg = Field(
+        0.2, description="B in g(uN) = B (uN)^lambda, per year", le=1e3)
     labour_elasticity: NonNeg = Field(1.0, description="lambda (1: endogenous, <1: Jones 1995)",
                                       le=10.0)
-    data_labour_share: Unit = Field(0.1, description="u (paper mode)")
+    data_labour_share: Unit = Field(
+        0.1, description="u, the share of labour time producing data (paper mode)")
     labour: Pos = Field(1.0, description="N", le=1e9)
     initial_data: Pos = Field(1.0, description="D at t = 0", le=1e12)
     initial_capital: Pos = Field(1.0, description="K at t = 0", le=1e12)
     period_days: Pos | None = Field(None, description="days per step (default: period_days)",
                                     ge=0.01, le=36_500.0)
-    data_depreciation: Unit = Field(0.0, description="data depreciation (off in the paper)")
+    data_depreciation: Unit = Field(
+        0.0, description="data depreciation per year (off in the paper)")
     data_per_item: NonNeg = Field(1.0, description="coupled: data units per item created", le=1e6)
     data_per_connection: NonNeg = Field(0.1, description="coupled: data units per connection",
                                         le=1e6)
     data_scale: Pos = Field(
-        50_000.0, description="coupled: exported data units per unit of D", le=1e12)
+        10_000_000.0, description="coupled: exported data units (of the represented "
+                                  "marketplace) per unit of D", le=1e12)
     privacy_export_cut: Unit = Field(
         0.5, description="share of exportable data removed at privacy_protection = 1")
 
@@ -285,6 +340,13 @@ class Scenario(Section):
     network: Network = Field(default_factory=Network)
     economy: Economy = Field(default_factory=Economy)
     policy: Policy = Field(default_factory=Policy)
+
+    @model_validator(mode="after")
+    def _represented(self) -> Scenario:
+        if self.users.represents is not None and self.users.represents < self.users.n:
+            raise ValueError(f"users.represents = {self.users.represents} is below users.n = "
+                             f"{self.users.n}: the agents cannot stand for fewer people")
+        return self
 
     @model_validator(mode="after")
     def _fill_economy_period(self) -> Scenario:

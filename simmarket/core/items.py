@@ -32,8 +32,10 @@ class Items(Columns):
         "connections": (np.int64, 0),
         "value": (np.float64, 0.0),
         "last_value": (np.float64, 0.0),
+        "last_affinity": (np.float64, 0.0),
         "units_left": (np.int64, 0),
         "removed": (np.bool_, False),
+        "recreated": (np.bool_, False),  # a firm has made a derivative of it
         "snapshot": (np.int64, 0),
         "snapshot_prev": (np.int64, 0),
     }

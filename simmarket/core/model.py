@@ -97,6 +97,7 @@ class Model:
             "knowledge_initial": u.knowledge_initial, "knowledge": u.knowledge,
             "sharing_initial": u.sharing_initial, "sharing": u.sharing,
             "activity_rate": u.activity, "creator_propensity": u.creator,
+            "creator_effective": u.creator_effective, "sharing_threshold": u.threshold,
             "device_access": u.device_access(self.scenario.tech.access_share).astype(np.int64),
             "items_created": u.items_created, "shares": u.shares, "hides": u.hides,
             "connections_made": u.connections_made, "income": u.income,

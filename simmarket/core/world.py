@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from simmarket.links.transmission.network import ValueNetwork
 
 #: User attributes, each drawn from its own stream ``("users", attribute)``.
-ATTRIBUTES = ("topic", "knowledge", "sharing", "activity", "creator", "access", "system")
+ATTRIBUTES = ("topic", "knowledge", "sharing", "activity", "creator", "access", "system",
+              "threshold")
 
 
 class Users:
@@ -53,10 +54,17 @@ class Users:
         self.access_draw = draw["access"].random(n)
         # the technical system (device, protocol family) a user works in (paper 001 §二(一)3)
         self.system = draw["system"].integers(0, scenario.tech.systems, n)
+        # conditional cooperation: a user wishes to share when the payoff of sharing (what
+        # others share, guidance, reputation, minus the cost) reaches her threshold
+        self.threshold = draw["threshold"].beta(u.threshold_a, u.threshold_b, n)
+        # creation propensity as it stands, after the response to recent income
+        self.creator_effective = self.creator.copy()
+        self.busy_until = np.zeros(n, np.float64)  # a creator makes one item at a time
         for name in ("items_created", "shares", "hides", "shares_period", "created_period",
-                     "connections_made", "community_size"):
+                     "connections_made", "community_size", "community_before"):
             setattr(self, name, np.zeros(n, np.int64))
         self.income = np.zeros(n, np.float64)
+        self.income_before = np.zeros(n, np.float64)  # income at the period's start
         self.rewards = np.zeros(n, np.float64)
 
     def device_access(self, access_share: float) -> np.ndarray:
@@ -102,6 +110,10 @@ class Counters:
 
     items_released: int = 0
     connections: int = 0
+    #: days users spent producing items (summed production times of released items)
+    creating_days: float = 0.0
+    #: the utility the government's guidance adds to sharing (0 when it does not guide)
+    guidance: float = 0.0
     platform_revenue: float = 0.0
     government_captured: float = 0.0
     #: id of the first item released in the current period (moderation looks from here)
@@ -119,6 +131,8 @@ class World:
         self.counters = Counters()
         self.network = network
         self.industrial = scenario.mode == "industrial"
+        #: people each agent stands for (MODEL.md §9.1): absolute sizes use represented counts
+        self.weight = scenario.users.represented / max(1, scenario.users.n)
         self.trust = self.trust_target()
         self._rate_listeners: list[Callable[[], None]] = []
 

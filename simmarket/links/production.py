@@ -6,13 +6,29 @@ shared *knowledge stock* S. Knowledge sets production efficiency (time to produc
 ``T0 / (1 + kappa)``) and quality (``kappa / (kappa + kappa_half)`` plus noise, in [0.01, 1]).
 The released item is data, handed to the platform (value encounter) through the world.
 
+A creator makes one item at a time (the population process sends a creation session to
+browsing while her last item is in production), so production time gates throughput: more
+knowledge, faster production, more items.
+
 Each creation yields a *knowledge flow* ``Delta-k = learning x q`` (learning by doing) to the
 creator. With probability ``sigma_i`` the creator shares it — S grows in quantity and is
 renewed in timeliness, S obsolescing at rate rho otherwise — or hides it (citizenship
-behaviour vs. knowledge hiding). Sharing propensities follow a public-goods dilemma: each
-period ``sigma_i += adaptation * (reciprocity * r - sigma_i)`` with r the period's sharing
-rate, so with reciprocity below 1 (conditional cooperators who undercut, Fischbacher &
-Gächter 2010) sharing decays unless rewarded by the government.
+behaviour vs. knowledge hiding). Sharing costs the sharer ``share_time`` days of writing up
+(her next item waits) and exclusivity.
+
+Sharing is a public-goods dilemma among heterogeneous conditional cooperators (Fischbacher &
+Gächter 2010). Each period every user weighs sharing:
+``U_i = psi r + g + reputation x log(1 + community growth_i) - share_cost``, with r the sharing
+rate she observed last period and g the government's guidance (its reward's utility while it
+guides), and wishes to share when ``U_i >= theta_i``, her personal threshold. Her propensity
+moves toward the wish: ``sigma_i += adaptation x (wish_i - sigma_i)``. With ``theta ~ Beta`` the
+population has a tipping point: above it sharing sustains itself (the government can
+withdraw), below it sharing collapses; where the tipping point lies depends on psi, the cost
+and guidance — the region where the paper's claim holds, and the one where it fails.
+
+Creators respond to income: each period the creation propensity becomes
+``pi_i x (1 + income_response x tanh(recent income_i / income_scale))``, at most 1, recent
+income being the period's (connections, licence fees, rewards, less fines).
 
 Random streams: ``("production", "time")`` and ``("production", "quality")`` for the noise,
 ``("production", "share")`` for the share-or-hide decision.
@@ -64,6 +80,7 @@ class ValueProduction:
         kappa = self.effective_knowledge(user, env.now)
         duration = cfg.production_time / (1.0 + kappa) * math.exp(
             cfg.time_noise * self._time_noise.next())
+        self.ctx.world.users.busy_until[user] = env.now + duration
         yield env.timeout(duration)
         q = kappa / (kappa + cfg.quality_half) + cfg.quality_noise * self._quality_noise.next()
         item = self._release(user, min(1.0, max(0.01, q)), duration)
@@ -73,6 +90,7 @@ class ValueProduction:
         world, t = self.ctx.world, self.ctx.env.now
         users = world.users
         item = world.release_item(t, user, OWNER_USER, int(users.topic[user]), q, duration)
+        world.counters.creating_days += duration
         users.items_created[user] += 1
         users.created_period[user] += 1
         self.items += 1
@@ -87,6 +105,7 @@ class ValueProduction:
         users.knowledge[user] += flow
         if self._share.next() < users.sharing[user]:
             self._stock = self.stock(t) + flow
+            users.busy_until[user] = t + self.ctx.scenario.production.share_time
             users.shares[user] += 1
             users.shares_period[user] += 1
             self.shares += 1
@@ -99,12 +118,12 @@ class ValueProduction:
     # -- the sharing dilemma, once a period --------------------------------------------
     def close_period(self) -> dict:
         """Update sharing propensities and return the period's production figures."""
-        cfg, users = self.ctx.scenario.production, self.ctx.world.users
+        users = self.ctx.world.users
         decided = self.shares + self.hides
         if decided:
             self.sharing_rate = self.shares / decided
-        users.sharing += cfg.adaptation * (cfg.reciprocity * self.sharing_rate - users.sharing)
-        np.clip(users.sharing, 0.0, 1.0, out=users.sharing)
+        self._weigh_sharing()
+        self._respond_to_income()
         return {
             "items_created": self.items,
             "mean_quality": self.quality_sum / self.items if self.items else None,
@@ -116,6 +135,25 @@ class ValueProduction:
             "active_creators": int(np.count_nonzero(users.created_period)),
             "value_produced": self.quality_sum * self.ctx.scenario.encounter.value_scale,
         }
+
+    def _weigh_sharing(self) -> None:
+        """Conditional cooperation: move each sigma_i toward this period's wish to share."""
+        cfg, world = self.ctx.scenario.production, self.ctx.world
+        users = world.users
+        growth = np.maximum(users.community_size - users.community_before, 0)
+        utility = (cfg.reciprocity * self.sharing_rate + world.counters.guidance
+                   + cfg.reputation * np.log1p(growth) - cfg.share_cost)
+        wish = (utility >= users.threshold).astype(np.float64)
+        users.sharing += cfg.adaptation * (wish - users.sharing)
+        users.community_before[:] = users.community_size
+
+    def _respond_to_income(self) -> None:
+        """Creation propensity follows the period's income (bounded by 1)."""
+        cfg, users = self.ctx.scenario.users, self.ctx.world.users
+        recent = users.income - users.income_before
+        np.minimum(1.0, users.creator * (1.0 + cfg.income_response * np.tanh(
+            np.maximum(recent, 0.0) / cfg.income_scale)), out=users.creator_effective)
+        users.income_before[:] = users.income
 
     def start_period(self) -> None:
         self.items = self.shares = self.hides = 0

@@ -1,28 +1,31 @@
 """External physical layer — value spillover under the economic logic (paper §3.3.4, §4.2.4).
 
 The platform is a data-producing sector whose product, data, is a production factor of a
-manufacturing economy. The paper's endogenous growth model, one step per economy period:
+manufacturing economy. The paper's endogenous growth model, on an annual clock (MODEL.md
+§9.5): rates are stated per year, Y is output per year, and a step of ``period_days`` lasts
+``dt = period_days / 365`` years:
 
-    (1)  Delta-D = g(uN) D,          g(uN) = B (uN)^lambda
+    (1)  Delta-D = g(uN) D dt,        g(uN) = B (uN)^lambda
     (2)  Y = F[K, (1 - u) D N] = A K^a ((1 - u) D N)^(1 - a)
-    (3)  Delta-K = s Y - delta K     (data do not depreciate)
+    (3)  Delta-K = (s Y - delta K) dt     (data do not depreciate)
 
-Step p produces ``Y_p`` from the stocks at its start, then updates D and K. With constant u
-the effective labour ``E = (1 - u) D N`` grows at g, and ``k~ = K / E`` follows
-``k~' = ((1 - delta) k~ + s A k~^a) / (1 + g)``, whose steady state is
-``k~* = (s A / (g + delta))^(1 / (1 - a))``; on that balanced growth path Y grows at g.
+u is a share of labour *time*. Step p produces ``Y_p`` from the stocks at its start, then
+updates D and K. With constant u the effective labour ``E = (1 - u) D N`` grows at g per year,
+and ``k~ = K / E`` follows ``k~' = ((1 - delta dt) k~ + s A k~^a dt) / (1 + g dt)``, whose
+steady state is ``k~* = (s A / (g + delta))^(1 / (1 - a))``; on that balanced growth path Y
+grows at g a year. Convergence takes about ``1 / ((1 - a)(g + delta))`` years (an e-fold), so
+runs of months report the transition, not the steady state.
 
 In ``coupled`` mode (the default) D grows instead by the data the platform actually produced
-in the step (items and connections), times the exportable share (firms' data-sharing mindset, cut by
-privacy protection), and u is the share of users who created in the step.
-Nothing here is random.
+in the step (items and connections, of the represented marketplace: each agent's counting
+``users.represents / users.n`` times), times the exportable share (firms' data-sharing
+mindset, cut by privacy protection); u is the share of users' time spent producing content
+(summed production times over user-days). Nothing here is random.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
 
 from simmarket.config.scenario import Economy
 from simmarket.core.context import Context
@@ -39,7 +42,7 @@ def steady_state_k_tilde(econ: Economy) -> float:
 
 
 def data_growth_rate(econ: Economy, u: float) -> float:
-    """g(uN) = B (uN)^lambda: the growth rate of D by eq. (1), per economy period."""
+    """g(uN) = B (uN)^lambda: the growth rate of D by eq. (1), per year."""
     return econ.data_productivity * (u * econ.labour) ** econ.labour_elasticity
 
 
@@ -68,17 +71,23 @@ class GrowthModel:
                 "k_tilde": self.K / ((1.0 - u) * self.D * e.labour), "N": e.labour,
                 "output_growth": growth}
 
+    @property
+    def dt(self) -> float:
+        """Years per step."""
+        return self.econ.period_days / 365.0
+
     def step(self, u: float, delta_d: float | None = None) -> dict:
-        """One period: produce, then accumulate. `delta_d` overrides eq. (1) (coupled)."""
-        e = self.econ
+        """One step: produce, then accumulate. `delta_d` overrides eq. (1) (coupled); the
+        row's g is then the data growth it implies, per year."""
+        e, dt = self.econ, self.dt
         Y = self.output(u)
         if delta_d is None:
             g = data_growth_rate(e, u)
-            delta_d = g * self.D
+            delta_d = g * self.D * dt
         else:
-            g = delta_d / self.D
-        self.D += delta_d - e.data_depreciation * self.D
-        self.K += e.saving_rate * Y - e.depreciation * self.K
+            g = delta_d / (self.D * dt)
+        self.D += delta_d - e.data_depreciation * self.D * dt
+        self.K += (e.saving_rate * Y - e.depreciation * self.K) * dt
         row = self.state(u, g, Y)
         self.Y_last = Y
         return row
@@ -101,7 +110,7 @@ class ValueSpillover:
         world = self.ctx.world
         self._items0 = world.counters.items_released
         self._connections0 = world.counters.connections
-        self._created0 = world.users.items_created.copy()
+        self._creating0 = world.counters.creating_days
 
     def exportable_share(self) -> float:
         sc = self.ctx.scenario
@@ -125,13 +134,13 @@ class ValueSpillover:
         world, econ = self.ctx.world, self.ctx.scenario.economy
         items = world.counters.items_released - self._items0
         connections = world.counters.connections - self._connections0
-        exported = self.exportable_share() * (
+        exported = self.exportable_share() * world.weight * (
             econ.data_per_item * items + econ.data_per_connection * connections)
         if econ.mode == "paper":
             row = self.economy.step(econ.data_labour_share)
         else:
-            creators = int(np.count_nonzero(world.users.items_created - self._created0))
-            u = min(creators / world.users.n, 0.99)
+            creating = world.counters.creating_days - self._creating0
+            u = min(creating / (world.users.n * econ.period_days), 0.99)
             row = self.economy.step(u, delta_d=exported / econ.data_scale)
         self._mark()
         rec, t = self.ctx.recorder, self.ctx.env.now

@@ -35,6 +35,8 @@ EVENT_KINDS: dict[str, str] = {
                "antitrust cap; value = fine",
     "privacy_leak": "a privacy leak on the platform; value = share of participation lost",
     "government_withdrew": "the government stops its guidance; value = sharing rate",
+    "government_reentered": "the government resumes its guidance after W periods below "
+                            "target; value = sharing rate",
     "data_exported": "platform data exported to the economy in a macro step; value = units",
     "macro_step": "the economy advances one step; value = output Y",
     "policy_changed": "a scheduled lever change; value = new value (see policy_changes)",
@@ -60,7 +62,8 @@ TABLES: dict[str, dict[str, type]] = {
     "users": {
         "user_id": int, "topic": int, "system": int, "knowledge_initial": float,
         "knowledge": float, "sharing_initial": float, "sharing": float, "activity_rate": float,
-        "creator_propensity": float, "device_access": int, "items_created": int,
+        "creator_propensity": float, "creator_effective": float, "sharing_threshold": float,
+        "device_access": int, "items_created": int,
         "shares": int, "hides": int, "connections_made": int, "income": float,
         "rewards": float, "community_size": int,
     },
@@ -91,14 +94,16 @@ TABLES: dict[str, dict[str, type]] = {
         **_PERIOD, "firms_active": int, "entries": int, "entries_refused": int, "exits": int,
         "derivatives": int, "licenses": int, "license_fees": float, "firm_revenue": float,
         "hhi_firm_revenue": float, "rewards": int, "reward_paid": float, "penalties": int,
-        "government_active": int, "government_withdrawals": int, "privacy_leaks": int,
+        "government_active": int, "government_withdrawals": int,
+        "government_reentries": int, "privacy_leaks": int,
         "trust": float, "network_nodes": int, "network_edges": int,
         "value_transmitted": float,
     },
     "centrality": {
         "period": int, "t": float, "node": int, "node_type": str, "alpha": float,
         "degree": int, "strength": float, "generalized_degree": float, "closeness": float,
-        "harmonic_closeness": float, "captured_value": float, "captured_period": float,
+        "harmonic_closeness": float, "strength_value": float, "closeness_value": float,
+        "harmonic_closeness_value": float, "captured_value": float, "captured_period": float,
     },
     "macro": {
         "period": int, "t": float, "D": float, "u": float, "g": float, "Y": float,
@@ -107,7 +112,8 @@ TABLES: dict[str, dict[str, type]] = {
     },
     "connection_curve": {
         "c": int, "connections": int, "value_sum": float, "value_per_quality_sum": float,
-        "within_item_change_sum": float,
+        "within_item_change_sum": float, "network_term_sum": float,
+        "composition_term_sum": float,
     },
     "policy_changes": {"t": float, "lever": str, "old_value": float, "new_value": float},
 }

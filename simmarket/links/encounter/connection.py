@@ -1,12 +1,24 @@
 """Value encounter: impressions become connections, connections realise value (paper §3.3.2).
 
 Each impression becomes a *connection* with probability
-``(1 - hci_friction) x sigmoid(w_q q_j + w_a affinity + w_s log(1 + c_j) - tau)``; ``w_s`` is the
-community (social-proof) effect. A connection is a use right, not ownership, acquired once
-per user and item: the item gains a connection (so ``c_j`` counts its community), the user
-joins the owner's community, and value is realised,
-``v_ij = value_scale x q_j x affinity x (1 + eta n(c_j))`` with ``n`` the network-value function
-of the item's community size (none, log = Odlyzko-Tilly, linear = Metcalfe). There is no
+``(1 - hci_friction) x sigmoid(w_q q_j + w_a affinity + w_s log(1 + C_j) - tau)``; ``w_s`` is the
+community (social-proof) effect; a user who already belongs to the owner's community adds
+``w_community`` to the logit (members follow their community's new content — the community
+logic's loyalty, which makes attention concentrate on creators, not only on items).
+``C_j = w c_j`` is the item's *represented* community: each
+agent stands for ``w = users.represents / users.n`` people (MODEL.md §9.1), so social proof
+and the network term respond to the size of the marketplace, not to how many agents simulate
+it. A connection is a use right, not ownership, acquired once per user and item: the item
+gains a connection (so ``c_j`` counts its community), the user joins the owner's community,
+and value is realised, ``v_ij = value_scale x q_j x affinity x (1 + eta n(C_j))`` with ``n`` the
+network-value function of the represented community (none, log = Odlyzko-Tilly, linear =
+Metcalfe).
+
+The connection curve keeps, by c, the value of an item's c-th connection and its change from
+the same item's (c-1)-th, split exactly into the *network term*
+``value_scale q a_c eta (n(C_c) - n(C_{c-1}))`` and the *audience composition* term
+``value_scale q (1 + eta n(C_{c-1})) (a_c - a_{c-1})`` (later connectors' affinity) — the two
+readings of Proposition 2 (MODEL.md §9.3). There is no
 consumer surplus (connection-value theory): the user pays exactly ``v_ij``; the owner receives
 ``(1 - platform_fee) v_ij`` and the platform the rest.
 
@@ -52,23 +64,31 @@ class ConnectionCurve:
         self.value: list[float] = []
         self.relative: list[float] = []
         self.delta: list[float] = []
+        self.network: list[float] = []
+        self.composition: list[float] = []
 
-    def add(self, c: int, v: float, quality: float, last: float) -> None:
+    def add(self, c: int, v: float, quality: float, last: float, network: float = 0.0,
+            composition: float = 0.0) -> None:
+        """The c-th connection (0-based) of an item: its value, and the change from the last
+        one split into the network term and the audience composition term."""
         if c == len(self.n):
+            for column in (self.value, self.relative, self.delta, self.network,
+                           self.composition):
+                column.append(0.0)
             self.n.append(0)
-            self.value.append(0.0)
-            self.relative.append(0.0)
-            self.delta.append(0.0)
         self.n[c] += 1
         self.value[c] += v
         self.relative[c] += v / quality
         if c:
             self.delta[c] += v - last
+            self.network[c] += network
+            self.composition[c] += composition
 
     def columns(self) -> dict:
         return {"c": np.arange(1, len(self.n) + 1), "connections": self.n,
                 "value_sum": self.value, "value_per_quality_sum": self.relative,
-                "within_item_change_sum": self.delta}
+                "within_item_change_sum": self.delta, "network_term_sum": self.network,
+                "composition_term_sum": self.composition}
 
 
 class ValueEncounter:
@@ -115,11 +135,20 @@ class ValueEncounter:
             self._sample_impressions(user, feed, 1.0 / rate)
         w_s = 0.0 if world.industrial else enc.w_social
         reach = 1.0 - self.ctx.scenario.tech.hci_friction
-        conns, connected = items.connections, self.connected
+        conns, connected, removed, weight = items.connections, self.connected, items.removed, \
+            world.weight
+        w_m = 0.0 if world.industrial else enc.w_community
+        owners, kinds, members, n = items.owner, items.owner_type, self.members, self._pairs
         for j, logit, a, u in zip(feed, static, affinity, draws):
-            logit += w_s * math.log1p(conns.item(j))  # the live community effect
+            logit += w_s * math.log1p(weight * conns.item(j))  # the live community effect
+            if w_m:
+                owner = owners.item(j) if kinds.item(j) != OWNER_FIRM else n + owners.item(j)
+                if owner * n + user in members:
+                    logit += w_m
             if logit < -700.0 or u * (1.0 + math.exp(-logit)) >= reach:
                 continue
+            if removed.item(j):
+                continue  # taken down by moderation since the index was built
             if items.owner.item(j) == user and items.owner_type.item(j) != OWNER_FIRM:
                 continue  # one's own item
             key = j * self._pairs + user
@@ -140,12 +169,24 @@ class ValueEncounter:
             deal = self.industrial.offer(user, j, aff)
             if deal is None:
                 return False
+            self.curve.add(self.ctx.world.items.connections.item(j), deal[0],
+                           self.ctx.world.items.quality.item(j),
+                           self.ctx.world.items.last_value.item(j))
             self._settle(user, j, *deal)
             return True
-        sc, items = self.ctx.scenario.encounter, self.ctx.world.items
-        v = sc.value_scale * items.quality.item(j) * aff * (
-            1.0 + sc.network_effect * network_value(items.connections.item(j),
-                                                    sc.network_function))
+        sc, items, w = self.ctx.scenario.encounter, self.ctx.world.items, self.ctx.world.weight
+        c, base = items.connections.item(j), sc.value_scale * items.quality.item(j)
+        n_now = sc.network_effect * network_value(w * c, sc.network_function)
+        v = base * aff * (1.0 + n_now)
+        if c:
+            n_before = sc.network_effect * network_value(w * (c - 1), sc.network_function)
+            last_aff = items.last_affinity.item(j)
+            self.curve.add(c, v, items.quality.item(j), items.last_value.item(j),
+                           base * aff * (n_now - n_before),
+                           base * (1.0 + n_before) * (aff - last_aff))
+        else:
+            self.curve.add(c, v, items.quality.item(j), 0.0)
+        items.last_affinity[j] = aff
         self._settle(user, j, v, v)
         self._join(user, j)
         return True
@@ -159,7 +200,6 @@ class ValueEncounter:
         owner_type = OWNER_TYPES[owner_kind]
         to_owner, to_platform = (1.0 - fee) * price, fee * price
         c = items.connections.item(j)
-        self.curve.add(c, v, items.quality.item(j), items.last_value.item(j))
         items.last_value[j] = v
         items.connections[j] = c + 1
         items.value[j] += price  # value paid for the item (= v in metaverse mode)

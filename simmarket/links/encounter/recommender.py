@@ -5,9 +5,13 @@ system scope: users and their content live in one of ``tech.systems`` incompatib
 systems (paper 001 §二(一)3), and a slot may show content from another system only w.p.
 ``interoperability`` — with none, the systems are separate worlds. A slot whose scope has no
 content yet stays empty. Within its scope a slot comes from one of three channels:
-popularity (item j with weight ``(c_j + 1)^gamma``, preferential), recency (the newest R
-items) or exploration (uniform). The ranking index is rebuilt every ``refresh_days``, as
-platforms rank in batch.
+popularity (item j with weight ``(c_j + prior x n)^gamma``, preferential), recency (uniform
+over the scope's items released in the last R days) or exploration (uniform). Both are
+defined so that they do not change with the number of simulated users n: recency by age
+rather than by a count of items, and popularity with a head start that is a share of users,
+so that every weight scales as ``n^gamma`` and exposure shares depend on shares of
+connections only (a head start of a fixed "+1" would flatten exposure at small n). The
+ranking index is rebuilt every ``refresh_days``, as platforms rank in batch.
 
 Common random numbers. The users of one (system, topic) group draw their feeds from that
 group's own stream, ``("encounter", "feed", group)``, one row of uniforms per feed, in the
@@ -94,13 +98,18 @@ class Recommender:
         ids = np.flatnonzero(eligible)
         n = self.size = len(ids)
         self.items_seen = items.n
-        weights = (items.view("connections")[ids] + 1.0) ** sc.encounter.popularity_exponent
+        head_start = sc.encounter.popularity_prior * sc.users.n
+        gamma = sc.encounter.popularity_exponent
+        weights = (items.view("connections")[ids] + head_start) ** gamma
         topic = items.view("topic")[ids].astype(np.int64)
         system = items.view("system")[ids].astype(np.int64)
         keys = (system * n_topics + topic, topic, system)
         orders = [np.argsort(k, kind="stable") for k in keys] + [np.arange(n)]
         self.ids = np.concatenate([ids[o] for o in orders])
         self.cum = np.cumsum(np.concatenate([weights[o] for o in orders]))
+        # running count of recent items along ids: a scope's recent items end its segment
+        fresh = items.view("t_created")[self.ids] >= self.ctx.env.now - sc.encounter.recency_days
+        self._fresh = np.concatenate([[0], np.cumsum(fresh)])
         #: [system, topic, scope] -> (start, end) in ids, for the four scopes: (own system,
         #: own topic), (any system, own topic), (own system, any topic), (any system, any)
         scopes = np.empty((n_systems, n_topics, 4, 2), np.int64)
@@ -187,7 +196,7 @@ class Recommender:
         base = np.where(s > 0, cum[s - 1], 0.0)
         target = base + u[2] * (cum[np.maximum(e - 1, 0)] - base)
         popular = np.minimum(np.searchsorted(cum, target, side="right"), e - 1)
-        recent = e - 1 - (u[2] * np.minimum(size, enc.recency_window)).astype(np.int64)
+        recent = e - 1 - (u[2] * (self._fresh[e] - self._fresh[s])).astype(np.int64)
         explore = s + (u[2] * size).astype(np.int64)
         pos = np.where(u[1] < self.p_pop, popular, np.where(u[1] < self.p_rec, recent, explore))
         keep = size > 0  # a slot whose scope has no content yet stays empty

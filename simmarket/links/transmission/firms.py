@@ -9,17 +9,32 @@ revenue a derivative would earn against the licence fee and the cost of re-creat
 expects the derivative to earn, pays the original creator; strong IP protection also makes
 re-creation costlier (``recreation_cost x (1 + ip)``), so derivatives get rarer, while weak
 protection is free copying. A derivative is a new item (quality uplift, ``parent`` = the
-original) that earns connection value for the firm. Firms pay running costs net of offline
-income and exit when their capital falls below zero.
+original) that earns connection value for the firm. Every firm lives on its offline business
+(outside income against running cost: a traditional firm is viable); a data-driven firm also
+pays for its data infrastructure (``data_cost`` per day), which only derivatives can earn back,
+so being data-driven must pay for itself. A firm whose capital falls below zero exits. In the
+industrial counterfactual there is no platform to scan: value runs along a chain from
+producer to buyer, with no licensing and no derivatives.
 
-Entry is a Poisson process whose rate rises with venture capital and falls with regulatory
-uncertainty; an entrant needs capital above a financing threshold that rises with the
-concentration of firm revenue (HHI).
+Firms are sampled like users (MODEL.md §9.1): ``firms.initial`` and ``firms.entry_rate`` are
+per 10,000 users, so the simulated firms stand for the represented marketplace's firms in the
+same proportion as the agents for its people. A firm's money (capital, threshold, costs,
+offline income, the licence minimum) is stated for a market of 10,000 users and scaled by the
+market the simulation samples (``m = n / 10,000``): the audiences a firm's derivatives reach,
+and so its revenues and the fees it pays, grow with the simulated market, and the money they
+are weighed against grows with it — equivalently, represented revenue against represented
+costs. An original is re-created once: the first firm to take it (licensing it, or copying
+it where IP is unprotected) fills its niche, so firms of a topic work down its ranking rather
+than crowding its top items — and how deep they go depends on firms per item, a ratio that
+does not change with n. Entry is a Poisson process whose rate rises
+with venture capital and falls with regulatory uncertainty; an entrant needs capital above a
+financing threshold that rises with the concentration of firm revenue (HHI).
 
 Firm state lives in the world's firm columns (the encounter pays firms there; the government
 bars them there). Random streams: ``("firms", "entry")`` for the entry times,
 ``("firms", "capital")``, ``("firms", "topic")``, ``("firms", "mindset")`` for an entrant's
-draws and ``("firms", "conversion")`` for traditional firms turning data-driven.
+draws, ``("firms", "count")`` for rounding the initial count and ``("firms", "conversion")``
+for traditional firms turning data-driven.
 """
 
 from __future__ import annotations
@@ -45,8 +60,8 @@ class FirmsLink:
         self._topic = s("firms", "topic")
         self._mindset = s.block("firms", "mindset")
         self._conversion = s.block("firms", "conversion")
-        self.licensed: list[set[int]] = []  # items each firm has licensed
         self.hhi_last = 0.0
+        self._per_10k = ctx.scenario.users.n / 10_000.0  # m: market sampled, per 10,000
         self._waiting = False
         self._entry_proc: simpy.Process | None = None
         self.start_period()
@@ -60,20 +75,24 @@ class FirmsLink:
     # -- entry ---------------------------------------------------------------------------
     def start(self) -> None:
         """The initial firms, then the entry process."""
-        for _ in range(self.ctx.scenario.firms.initial):
+        expected = self.ctx.scenario.firms.initial * self._per_10k
+        whole = int(expected)
+        count = whole + int(self.ctx.streams("firms", "count").random() < expected - whole)
+        for _ in range(count):
             self._enter(self._draw_capital())
         self._entry_proc = self.ctx.env.process(self.entry())
 
     def _draw_capital(self) -> float:
         sc = self.ctx.scenario
-        return float(self._capital.lognormal(
+        return self._per_10k * float(self._capital.lognormal(
             math.log(sc.firms.capital_median * max(sc.capital.vc_supply, 1e-9)),
             sc.firms.capital_sigma))
 
     def entry_rate(self) -> float:
         """Entry attempts per day: venture capital up, regulatory uncertainty down."""
         sc = self.ctx.scenario
-        return sc.firms.entry_rate * sc.capital.vc_supply * (1.0 - sc.regulation.lag)
+        return (sc.firms.entry_rate * self._per_10k * sc.capital.vc_supply
+                * (1.0 - sc.regulation.lag))
 
     def entry(self):
         """SimPy process: Poisson entry attempts, each facing the financing threshold."""
@@ -90,7 +109,7 @@ class FirmsLink:
                 continue
             self._waiting = False
             capital = self._draw_capital()
-            threshold = sc.firms.financing_threshold * (
+            threshold = self._per_10k * sc.firms.financing_threshold * (
                 1.0 + sc.capital.concentration * self.hhi_last / 10_000.0)
             if capital >= threshold:
                 self._enter(capital)
@@ -110,7 +129,6 @@ class FirmsLink:
             t_entered=env.now, topic=int(self._topic.integers(sc.users.topics)),
             data_driven=self._mindset.next() < sc.firms.data_driven_share,
             capital=capital, initial_capital=capital)
-        self.licensed.append(set())
         self.entries += 1
         self.ctx.recorder.emit(env.now, "firm_entered", firm, "firm", value=capital)
         env.process(self.run_firm(firm))
@@ -121,8 +139,10 @@ class FirmsLink:
         env, cfg, firms = self.ctx.env, self.ctx.scenario.firms, self.ctx.world.firms
         while firms.is_active(firm):
             yield env.timeout(cfg.scan_interval)
-            firms.capital[firm] += (cfg.outside_income - cfg.running_cost) * cfg.scan_interval
-            if firms.data_driven[firm] and not firms.barred[firm]:
+            driven = bool(firms.data_driven[firm])
+            firms.capital[firm] += self._per_10k * (
+                cfg.outside_income - cfg.running_cost - cfg.data_cost * driven) * cfg.scan_interval
+            if driven and not firms.barred[firm] and not self.ctx.world.industrial:
                 self.scan(firm)
             if firms.capital[firm] < 0.0:
                 firms.t_exited[firm] = env.now
@@ -134,7 +154,7 @@ class FirmsLink:
         """Users' items of a topic still on the platform (and in stock, industrial mode)."""
         items = self.ctx.world.items
         ok = (items.view("topic") == topic) & (items.view("owner_type") == OWNER_USER)
-        ok &= ~items.view("removed")
+        ok &= ~items.view("removed") & ~items.view("recreated")
         if self.ctx.world.industrial:
             ok &= items.view("units_left") > 0
         return np.flatnonzero(ok)
@@ -149,10 +169,7 @@ class FirmsLink:
         s = sc.capital.short_termism
         score = s * _rank(recent) + (1.0 - s) * _rank(items.quality[ids])
         order = np.argsort(-score, kind="stable")
-        licensed = self.licensed[firm]
-        fresh = [k for k in order[: sc.firms.scan_top + len(licensed)].tolist()
-                 if int(ids[k]) not in licensed]
-        for k in fresh[: sc.firms.scan_top]:
+        for k in order[: sc.firms.scan_top].tolist():
             self._consider(firm, int(ids[k]), int(recent[k]))
 
     def _consider(self, firm: int, j: int, recent: int) -> None:
@@ -165,12 +182,12 @@ class FirmsLink:
         uplift = 1.0 + fees.quality_uplift
         expected = ((1.0 - sc.encounter.platform_fee) * per_conn * uplift * (recent + 1)
                     * fees.revenue_horizon)
-        fee = ip * (fees.license_rate * expected + fees.license_minimum)
-        cost = fees.recreation_cost * (1.0 + ip)
+        fee = ip * (fees.license_rate * expected + fees.license_minimum * self._per_10k)
+        cost = fees.recreation_cost * (1.0 + ip) * self._per_10k
         if expected <= fee + cost or firms.capital[firm] < fee + cost:
             return
         firms.capital[firm] -= fee + cost
-        self.licensed[firm].add(j)
+        items.recreated[j] = True
         creator = int(items.owner[j])
         if fee > 0.0:
             self._license(firm, j, creator, fee)

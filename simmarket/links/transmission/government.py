@@ -2,10 +2,12 @@
 §4.2.1, §5).
 
 A SimPy process that acts at the close of each period, on the figures of the period that
-closes: it rewards knowledge sharers, moderates rule violations among the period's new items,
-bars firms above the antitrust cap, lives with privacy leaks, and withdraws once sharing has
-stayed above its target for W periods — the paper's "guide, then withdraw when
-self-governing".
+closes: while it guides it rewards knowledge sharers (a payment, and ``reward_boost`` added to
+the utility of sharing that users weigh — the guidance); it moderates rule violations among
+the period's new items, bars firms above the antitrust cap, lives with privacy leaks, and
+withdraws once sharing has stayed above its target for W periods — the paper's "guide, then
+withdraw when self-governing". Should sharing then stay below the target for W periods, it
+re-enters (MODEL.md §9.2).
 
 Random streams: ``("government", "violation")`` (does a new item break the rules),
 ``("government", "moderation")`` (is a violation caught) and ``("government", "leak")`` (a
@@ -30,13 +32,14 @@ class Government:
         self._moderation = s("government", "moderation")
         self._leak = s.block("government", "leak")
         self.active = ctx.scenario.government.enabled
+        ctx.world.counters.guidance = ctx.scenario.government.reward_boost * self.active
         self.streak = 0
         self.withdrew_at: float | None = None
         self.start_period()
 
     def start_period(self) -> None:
         self.captured_before = self.ctx.world.counters.government_captured
-        self.rewards = self.penalties = self.leaks = self.withdrawals = 0
+        self.rewards = self.penalties = self.leaks = self.withdrawals = self.reentries = 0
         self.reward_paid = 0.0
 
     def act(self, sharing_rate: float) -> None:
@@ -48,7 +51,9 @@ class Government:
             self._moderate()
             self._antitrust()
         self._privacy()
-        self._maybe_withdraw(sharing_rate)
+        self._withdraw_or_reenter(sharing_rate)
+        self.ctx.world.counters.guidance = (
+            self.ctx.scenario.government.reward_boost if self.active else 0.0)
 
     def _reward(self) -> None:
         world, cfg = self.ctx.world, self.ctx.scenario.government
@@ -56,7 +61,6 @@ class Government:
         sharers = np.flatnonzero(users.shares_period)
         if len(sharers) == 0:
             return
-        users.sharing[sharers] += cfg.reward_boost * (1.0 - users.sharing[sharers])
         self.rewards += len(sharers)
         if cfg.reward > 0.0:
             users.income[sharers] += cfg.reward
@@ -125,20 +129,29 @@ class Government:
                                    value=reg.leak_trust_loss)
         world.set_trust(trust)
 
-    def _maybe_withdraw(self, rate: float) -> None:
+    def _withdraw_or_reenter(self, rate: float) -> None:
+        """Count periods on the side of the target that would change the government's mind:
+        above it while guiding (then withdraw), below it while withdrawn (then re-enter)."""
         cfg = self.ctx.scenario.government
-        if not self.active:
+        if not cfg.enabled:
             return
-        self.streak = self.streak + 1 if rate >= cfg.target_sharing else 0
-        if self.streak >= cfg.withdraw_after:
-            self.active = False
+        now = self.ctx.env.now
+        self.streak = self.streak + 1 if (rate >= cfg.target_sharing) == self.active else 0
+        if self.streak < cfg.withdraw_after:
+            return
+        self.streak = 0
+        self.active = not self.active
+        if self.active:
+            self.reentries += 1
+            self.ctx.recorder.emit(now, "government_reentered", 0, "government", value=rate)
+        else:
             self.withdrawals += 1
-            self.withdrew_at = self.ctx.env.now
-            self.ctx.recorder.emit(self.ctx.env.now, "government_withdrew", 0, "government",
-                                   value=rate)
+            self.withdrew_at = now
+            self.ctx.recorder.emit(now, "government_withdrew", 0, "government", value=rate)
 
     def close_period(self) -> dict:
         return {"rewards": self.rewards, "reward_paid": self.reward_paid,
                 "penalties": self.penalties, "government_active": int(self.active),
                 "government_withdrawals": self.withdrawals,
+                "government_reentries": self.reentries,
                 "privacy_leaks": self.leaks, "trust": self.ctx.world.trust}

@@ -5,9 +5,14 @@ Nodes are users (0 .. N-1), the government (N), the platform (N + 1) and firms
 consumer-creator and consumer-firm (connection value), consumer-platform (fees), firm-creator
 (licence fees) and government-user or government-firm (rewards and penalties).
 
-Every centrality period, :func:`centrality_rows` measures the position of each firm, the
-government and the platform (degree, strength, Opsahl's generalised degree and weighted
-closeness, raw Freeman form and harmonic, for each alpha; ``simmarket.metrics``).
+Each edge also counts the *interactions* between its two actors (one per connection,
+payment, licence, reward or fine). Every centrality period, :func:`centrality_rows` measures
+the position of each firm, the government and the platform — degree, strength, Opsahl's
+generalised degree and weighted closeness (raw Freeman form and harmonic), for each alpha
+(``simmarket.metrics``) — on the network of interactions, whose weights are counts, not the
+value a firm captures: so that closeness now can *predict* the value captured next period
+(Proposition 4, MODEL.md §9.2) instead of restating it. The same measures on the
+value-weighted network are kept as secondary columns.
 
 Value moves on the hot path, so additions are appended to plain lists and folded into a
 sparse matrix (duplicates summed) only when a centrality snapshot needs the graph.
@@ -39,6 +44,7 @@ class ValueNetwork:
         #: add((a, b, w)): add value w to the edge a - b (one list append on the hot path)
         self.add = self._edges.append
         self._graph = sp.csr_matrix((n_users + 2, n_users + 2))
+        self._count = sp.csr_matrix((n_users + 2, n_users + 2))
 
     def node(self, actor_type: str, actor_id: int) -> int:
         """The node index of an actor."""
@@ -76,43 +82,55 @@ class ValueNetwork:
         a, b, w = a[keep], b[keep], w[keep]
         if len(a) == 0:
             return
-        g = self._resized(int(max(a.max(), b.max())) + 1)
-        new = sp.coo_matrix((np.concatenate([w, w]),
-                             (np.concatenate([a, b]), np.concatenate([b, a]))),
-                            shape=g.shape).tocsr()
-        self._graph = (g + new).tocsr()
+        n = int(max(a.max(), b.max())) + 1
+        rows, cols = np.concatenate([a, b]), np.concatenate([b, a])
+        self._graph = _add(self._graph, rows, cols, np.concatenate([w, w]), n)
+        self._count = _add(self._count, rows, cols, np.ones(2 * len(w)), n)
 
-    def _resized(self, n: int) -> sp.csr_matrix:
-        g = self._graph
-        if g.shape[0] < n:
-            g = g.copy()
-            g.resize((n, n))
-        return g
-
-    def graph(self, n_firms: int) -> sp.csr_matrix:
-        """The symmetric weighted adjacency matrix over all nodes so far."""
+    def graph(self, n_firms: int, weight: str = "value") -> sp.csr_matrix:
+        """The symmetric adjacency matrix over all nodes so far, weighted by the value moved
+        between two actors (``"value"``) or by how often they interacted (``"interactions"``)."""
         self.fold()
-        self._graph = self._resized(self.n_users + 2 + n_firms)
-        self._graph.sum_duplicates()
-        return self._graph
+        n = self.n_users + 2 + n_firms
+        self._graph, self._count = _resized(self._graph, n), _resized(self._count, n)
+        return self._graph if weight == "value" else self._count
+
+
+def _resized(g: sp.csr_matrix, n: int) -> sp.csr_matrix:
+    if g.shape[0] < n:
+        g = g.copy()
+        g.resize((n, n))
+    return g
+
+
+def _add(g: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray, w: np.ndarray,
+         n: int) -> sp.csr_matrix:
+    g = _resized(g, n)
+    new = sp.coo_matrix((w, (rows, cols)), shape=g.shape).tocsr()
+    out = (g + new).tocsr()
+    out.sum_duplicates()
+    return out
 
 
 def centrality_rows(net: ValueNetwork, world: World, period: int, t: float,
                     alphas: list[float], government_period: float,
                     platform_period: float) -> tuple[list[dict], int, int]:
-    """Centrality of every active firm, the government and the platform in the value
-    network, beside the value each has captured (in total and in the period)."""
+    """Centrality of every active firm, the government and the platform — on the network of
+    interactions, and on the value-weighted network as secondary columns — beside the value
+    each has captured (in total and in the period)."""
     firms, counters = world.firms, world.counters
-    graph = net.graph(firms.n)
+    interactions, value = net.graph(firms.n, "interactions"), net.graph(firms.n, "value")
     actors = [("government", 0, counters.government_captured, government_period),
               ("platform", 0, counters.platform_revenue, platform_period)]
     actors += [("firm", f, float(firms.revenue[f]), float(firms.revenue_period[f]))
                for f in firms.active().tolist()]
     sources = np.array([net.node(kind, i) for kind, i, *_ in actors], dtype=np.int64)
-    degree, strength = strength_degree_csgraph(graph, sources)
+    degree, strength = strength_degree_csgraph(interactions, sources)
+    _, strength_value = strength_degree_csgraph(value, sources)
     rows = []
     for alpha in alphas:
-        raw, harmonic = closeness_csgraph(graph, sources, alpha)
+        raw, harmonic = closeness_csgraph(interactions, sources, alpha)
+        raw_v, harmonic_v = closeness_csgraph(value, sources, alpha)
         gen = np.zeros(len(sources))
         linked = degree > 0
         gen[linked] = degree[linked] ** (1.0 - alpha) * strength[linked] ** alpha
@@ -122,7 +140,10 @@ def centrality_rows(net: ValueNetwork, world: World, period: int, t: float,
                 "alpha": alpha, "degree": int(degree[k]), "strength": float(strength[k]),
                 "generalized_degree": float(gen[k]), "closeness": float(raw[k]),
                 "harmonic_closeness": float(harmonic[k]),
+                "strength_value": float(strength_value[k]),
+                "closeness_value": float(raw_v[k]),
+                "harmonic_closeness_value": float(harmonic_v[k]),
                 "captured_value": float(captured), "captured_period": float(in_period),
             })
-    nodes = int(np.count_nonzero(np.diff(graph.indptr)))
-    return rows, nodes, graph.nnz // 2
+    nodes = int(np.count_nonzero(np.diff(value.indptr)))
+    return rows, nodes, value.nnz // 2
