@@ -15,6 +15,7 @@ import pytest
 import simmarket
 from simmarket.analysis.compare import RunFigures, compare, fig1_verdicts
 from simmarket.analysis.frames import CurveTrend
+from simmarket.analysis.report import findings
 from simmarket.cli import main
 from simmarket.config import load_config
 
@@ -64,25 +65,21 @@ def direction(x: float, scale: float) -> str:
 
 
 def independent_trend(path: Path) -> dict[str, float]:
-    """The curve's slopes and the within-item change, recomputed with NumPy."""
+    """The within-item change, from the event log item by item, and total value."""
     conn = sqlite3.connect(path)
-    curve = conn.execute(
-        "SELECT c, connections, value_sum, value_per_quality_sum FROM connection_curve"
-    ).fetchall()
-    c, n, v, q = (np.array(col, dtype=float) for col in zip(*curve))
-    x = np.repeat(np.log(c), n.astype(int))
+    n, total = conn.execute(
+        "SELECT SUM(connections), SUM(value_sum) FROM connection_curve").fetchone()
     values = defaultdict(list)
     for item, value in conn.execute(
             "SELECT item_id, value FROM events WHERE kind = 'connection' ORDER BY event_id"):
         values[item].append(value)
     changes = [b - a for vs in values.values() for a, b in zip(vs, vs[1:])]
-    return {"slope": np.polyfit(x, np.repeat(v / n, n.astype(int)), 1)[0],
-            "slope_q": np.polyfit(x, np.repeat(q / n, n.astype(int)), 1)[0],
-            "within": float(np.mean(changes)), "total": float(v.sum()),
-            "mean": float(v.sum() / n.sum()), "mean_q": float(q.sum() / n.sum())}
+    return {"within": float(np.mean(changes)), "total": float(total), "mean": total / n}
 
 
 def test_fig1_verdicts_are_computed_from_the_databases(pair, capsys):
+    """Proposition 2 is read within items (the event log, item by item), never from a slope
+    fitted to the mean curve over items; compare and report give the same verdicts."""
     code, out, _ = cli(capsys, "compare", str(pair[0]), str(pair[1]), "--json")
     assert code == 0
     data = json.loads(out)
@@ -90,22 +87,16 @@ def test_fig1_verdicts_are_computed_from_the_databases(pair, capsys):
     meta, ind = independent_trend(pair[0]), independent_trend(pair[1])
     tol = 0.001
     expect = {
-        "metaverse: the mean value of the c-th connection rises with c":
-            direction(meta["slope"], tol * meta["mean"]) == "rises",
-        "industrial: the mean value of the c-th connection falls with c":
-            direction(ind["slope"], tol * ind["mean"]) == "falls",
-        "metaverse, per unit of quality: the c-th connection is worth more":
-            direction(meta["slope_q"], tol * meta["mean_q"]) == "rises",
-        "industrial, per unit of quality: the c-th connection is worth less":
-            direction(ind["slope_q"], tol * ind["mean_q"]) == "falls",
-        "metaverse, within items: each next connection is worth more":
+        "metaverse mode: within items, each next connection is worth more":
             direction(meta["within"], tol * meta["mean"]) == "rises",
-        "industrial, within items: each next connection is worth less":
+        "industrial mode: within items, each next connection is worth less":
             direction(ind["within"], tol * ind["mean"]) == "falls",
         "total connection value is higher in metaverse mode": meta["total"] > ind["total"],
     }
     assert verdicts == expect
-    # and the plain-language conclusion follows the verdicts, whichever way they came out
+    for v in data["fig1"][:2]:  # the decomposition is the evidence
+        assert "network term" in v["evidence"] and "audience composition" in v["evidence"]
+    # the plain-language conclusion follows the verdicts, whichever way they came out
     code, out, _ = cli(capsys, "compare", str(pair[0]), str(pair[1]))
     flat = " ".join(out.split())
     if all(expect.values()):
@@ -113,25 +104,39 @@ def test_fig1_verdicts_are_computed_from_the_databases(pair, capsys):
     else:
         failed = sum(not v for v in expect.values())
         assert f"do not show all of Fig. 1: {failed} of {len(expect)} claims fail" in flat
+    # report reads each run the same way
+    for path, claim in zip(pair, list(expect)[:2]):
+        conn = sqlite3.connect(path)
+        text = dict(findings(conn))["connection value\n(v_connection_value_curve)"]
+        conn.close()
+        word = "holds" if expect[claim] else "does NOT hold"
+        assert f"Proposition 2 ({claim}): {word}" in text
 
 
-def test_fig1_says_no_when_a_curve_goes_the_wrong_way():
-    def figures(mode: str, slope: float, within: float, total: float) -> RunFigures:
-        info = type("Info", (), {"mode": mode})()
-        trend = CurveTrend(connections=100, total_value=total, mean_value=1.0, first_value=1.0,
-                           slope=slope, direction=direction(slope, 0.001),
-                           slope_per_quality=slope, direction_per_quality=direction(slope, 0.001),
-                           within_pairs=50, within_change=within,
-                           within_direction=direction(within, 0.001))
-        return RunFigures(info=info, figures={}, trend=trend)
+def trend(within: float, slope: float, total: float) -> CurveTrend:
+    """A hand-made curve reading: the within-item change and the mean curve's slope apart."""
+    return CurveTrend(connections=100, total_value=total, mean_value=1.0, first_value=1.0,
+                      slope=slope, direction=direction(slope, 0.001),
+                      slope_per_quality=slope, direction_per_quality=direction(slope, 0.001),
+                      within_pairs=50, within_change=within,
+                      within_direction=direction(within, 0.001), network_change=within,
+                      composition_change=0.0, other_change=0.0)
 
-    wrong = fig1_verdicts([figures("metaverse", -0.1, -0.01, 10.0),
-                           figures("industrial", 0.1, 0.01, 20.0)])
-    assert [v.holds for v in wrong] == [False] * 7
-    right = fig1_verdicts([figures("metaverse", 0.1, 0.01, 20.0),
-                           figures("industrial", -0.1, -0.01, 10.0)])
-    assert [v.holds for v in right] == [True] * 7
-    assert fig1_verdicts([figures("metaverse", 0.1, 0.01, 1.0)] * 2) == []
+
+def figures(mode: str, t: CurveTrend) -> RunFigures:
+    return RunFigures(info=type("Info", (), {"mode": mode})(), figures={}, trend=t)
+
+
+def test_fig1_follows_the_within_item_change_not_the_mean_curve():
+    # the mean curve goes the "wrong" way in both runs; within items each goes the right way
+    right = fig1_verdicts([figures("metaverse", trend(0.01, -0.1, 20.0)),
+                           figures("industrial", trend(-0.01, 0.1, 10.0))])
+    assert [v.holds for v in right] == [True] * 3
+    # and the reverse: mean curves as the paper draws them, within items the wrong way
+    wrong = fig1_verdicts([figures("metaverse", trend(-0.01, 0.1, 10.0)),
+                           figures("industrial", trend(0.01, -0.1, 20.0))])
+    assert [v.holds for v in wrong] == [False] * 3
+    assert fig1_verdicts([figures("metaverse", trend(0.01, 0.1, 1.0))] * 2) == []
 
 
 def test_runs_of_different_horizons_are_refused(pair, small_db, capsys):
@@ -157,7 +162,7 @@ def test_compare_needs_two_runs_and_notes_differences(pair, capsys, tmp_path):
     other.write_bytes(pair[0].read_bytes())
     with sqlite3.connect(other) as c:
         c.execute("UPDATE runs SET seed = 1")
-    c = compare([pair[0], other], within_item=False)
+    c = compare([pair[0], other])
     assert any("seeds" in n for n in c.notes)
     assert c.verdicts == []  # two metaverse runs: no Fig. 1 pair
     ratios = [values for _, label, values in c.rows() if label == "connections"][0]

@@ -185,23 +185,91 @@ def test_firm_closeness_lists_every_firm_row_of_centrality_with_ranks(conn):
     assert v.topic.notna().all()
 
 
-def test_closeness_correlation_equals_scipy(conn):
-    v = frame(conn, "SELECT * FROM v_closeness_correlation")
-    f = frame(conn, "SELECT * FROM v_firm_closeness")
+def test_firm_closeness_next_period_is_the_same_firms_next_snapshot(conn):
+    v = frame(conn, "SELECT * FROM v_firm_closeness ORDER BY firm_id, alpha, period")
+    for (_, _), g in v.groupby(["firm_id", "alpha"]):
+        assert g.captured_next_period.iloc[:-1].to_numpy() == pytest.approx(
+            g.captured_period.iloc[1:].to_numpy())
+        assert pd.isna(g.captured_next_period.iloc[-1])
+    # the interaction network counts transactions, the value-weighted one keeps the value
+    assert (v.strength == v.strength.round()).all()
+    assert v[["strength_value", "closeness_value", "harmonic_closeness_value"]].notna().all().all()
+
+
+def hand_made_centrality(rows: list[tuple]) -> sqlite3.Connection:
+    """A run database holding only the given firm centrality rows:
+    (period, node, alpha, closeness, captured_period, closeness_value, captured_value)."""
+    from simmarket.store.schema import create_schema
+
+    c = sqlite3.connect(":memory:")
+    create_schema(sqlite_utils.Database(c))
+    c.executemany("""INSERT INTO centrality (period, t, node, node_type, alpha, degree, strength,
+                     generalized_degree, closeness, harmonic_closeness, strength_value,
+                     closeness_value, harmonic_closeness_value, captured_value,
+                     captured_period)
+                     VALUES (?, ? * 7.0 + 7, ?, 'firm', ?, 1, 1, 1, ?, ? * 2, 1, ?, ?, ?, ?)""",
+                  [(p, p, f, a, x, x, xv, xv, yv, y)
+                   for p, f, a, x, y, xv, yv in rows])
+    return c
+
+
+def test_closeness_correlation_predicts_next_period_value_like_scipy():
+    """Hand-made snapshots: closeness at t against captured value at the same firm's next
+    snapshot (firms that exit drop out), and the same-snapshot value-weighted secondary."""
+    rng = np.random.default_rng(7)
+    rows = []
+    firms = {0: range(8), 1: range(7), 2: range(1, 9), 3: range(1, 9)}  # 0 exits after 1
+    for period, alive in firms.items():
+        for f in alive:
+            for alpha in (0.5, 1.0):
+                rows.append((period, f, alpha, float(rng.integers(1, 5)), float(rng.random()),
+                             float(rng.random()), float(rng.integers(0, 4))))
+    conn = hand_made_centrality(rows)
+    v = frame(conn, "SELECT * FROM v_closeness_correlation ORDER BY period, alpha")
+    df = pd.DataFrame(rows, columns=["period", "node", "alpha", "x", "y", "xv", "yv"])
     checked = 0
     for row in v.itertuples():
-        g = f[(f.period == row.period) & (f.alpha == row.alpha)]
-        assert row.firms == len(g)
-        if g.closeness.nunique() < 2 or g.captured_value.nunique() < 2:
-            assert row.pearson is None or math.isnan(row.pearson)
+        now = df[(df.period == row.period) & (df.alpha == row.alpha)]
+        nxt = df[(df.period == row.period + 1) & (df.alpha == row.alpha)]
+        pairs = now.merge(nxt[["node", "y"]], on="node", suffixes=("", "_next"))
+        assert row.firms == len(now) and row.firms_next == len(pairs)
+        assert row.spearman_value_weighted == pytest.approx(stats.spearmanr(now.xv, now.yv)[0])
+        if pairs.empty:
+            assert row.period == 3 and pd.isna(row.spearman) and pd.isna(row.pearson)
             continue
-        assert row.pearson == pytest.approx(stats.pearsonr(g.closeness, g.captured_value)[0])
-        assert row.spearman == pytest.approx(
-            stats.spearmanr(g.closeness, g.captured_value)[0])
-        assert row.pearson_harmonic == pytest.approx(
-            stats.pearsonr(g.harmonic_closeness, g.captured_value)[0])
+        assert row.pearson == pytest.approx(stats.pearsonr(pairs.x, pairs.y_next)[0])
+        assert row.spearman == pytest.approx(stats.spearmanr(pairs.x, pairs.y_next)[0])
+        assert row.pearson_harmonic == pytest.approx(stats.pearsonr(2 * pairs.x,
+                                                                    pairs.y_next)[0])
         checked += 1
-    assert checked > 0
+    assert checked == 6  # periods 0-2 at two alphas; firm 0 leaves the pairs of period 1
+    assert v.loc[v.period == 1, "firms_next"].tolist() == [6, 6]
+
+
+def test_closeness_correlation_on_the_run_agrees_with_firm_closeness(conn):
+    v = frame(conn, "SELECT * FROM v_closeness_correlation")
+    f = frame(conn, "SELECT * FROM v_firm_closeness")
+    for row in v.itertuples():
+        g = f[(f.period == row.period) & (f.alpha == row.alpha)]
+        paired = g[g.captured_next_period.notna()]
+        assert row.firms == len(g) and row.firms_next == len(paired)
+        if paired.closeness.nunique() > 1 and paired.captured_next_period.nunique() > 1:
+            assert row.spearman == pytest.approx(
+                stats.spearmanr(paired.closeness, paired.captured_next_period)[0])
+        else:
+            assert row.spearman is None or math.isnan(row.spearman)
+
+
+def test_connection_value_curve_decomposes_the_within_item_change(conn):
+    v = frame(conn, "SELECT * FROM v_connection_value_curve ORDER BY c")
+    later = v[v.c > 1]
+    # metaverse mode: the change is exactly the network term plus audience composition
+    assert (later.network_term + later.composition_term).to_numpy() == pytest.approx(
+        later.within_item_change.to_numpy(), abs=1e-9)
+    assert (later.within_item_change + later.selection_term).to_numpy() == pytest.approx(
+        later.marginal_change.to_numpy(), abs=1e-9)
+    assert v.loc[v.c == 1, ["within_item_change", "network_term", "composition_term",
+                            "selection_term"]].isna().all().all()
 
 
 # -- simmarket.analysis ---------------------------------------------------------------------------
@@ -269,11 +337,17 @@ def test_connection_value_trend_equals_a_direct_computation(small_db, conn):
     changes = [b - a for vs in values.values() for a, b in zip(vs, vs[1:])]
     assert t.within_pairs == len(changes)
     assert t.within_change == pytest.approx(np.mean(changes))
+    assert t.network_change + t.composition_change + t.other_change == pytest.approx(
+        t.within_change)
+    assert abs(t.other_change) < 1e-9  # metaverse mode: the two terms are the whole change
+    assert t.mean_curve_change - t.selection_change == pytest.approx(t.within_change)
     assert t.direction == ("rises" if t.slope > 0 else "falls")
     by_c = sa.within_item_changes(small_db)  # the by-c window query agrees with the mean
     assert by_c.pairs.sum() == len(changes)
     assert (by_c.pairs * by_c.mean_change).sum() / by_c.pairs.sum() == pytest.approx(
         t.within_change)
+    assert (by_c.network_term + by_c.composition_term).to_numpy() == pytest.approx(
+        by_c.mean_change.to_numpy(), abs=1e-9)
 
 
 def test_stale_or_missing_views_are_shadowed_without_touching_the_file(small_db, tmp_path):

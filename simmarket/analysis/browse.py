@@ -2,9 +2,9 @@
 
 Datasette (the optional ``browse`` extra) serves the database read-only (``--immutable``)
 on 127.0.0.1. Its metadata gives every table and view of the run its description, and each
-column of the views its meaning and unit, from :data:`simmarket.views.VIEWS` and
-:data:`simmarket.schema.EVENT_KINDS` — the same words as ``docs/schema.md``. The index page
-lists the views (datasette's own list stops after five tables), and a small plugin
+column of the views its meaning and unit, from :data:`simmarket.store.views.VIEWS` and
+:data:`simmarket.store.schema.EVENT_KINDS` — the same words as ``docs/schema.md``. The index
+page lists the views (datasette's own list stops after five tables), and a small plugin
 (:mod:`simmarket.analysis.browse_plugin`) shows floats to 6 digits and links ids to rows.
 
 Datasette runs in a process group of its own, so that it is stopped as a whole (uvicorn and

@@ -1,7 +1,8 @@
 """``simmarket compare``: the headline figures of several runs side by side.
 
-Each run's figures are computed afresh from its tables (``simmarket.summary``) plus the
-shape of its connection value curve (:func:`simmarket.analysis.connection_value_trend`).
+Each run's figures are computed afresh from its tables (``simmarket.analysis.summary``) plus
+its connection value curve read within items, term by term
+(:func:`simmarket.analysis.propositions.curve_trend`).
 The first run is the reference: every other run gets its difference to it, and its ratio
 where a ratio means something (not for a day number, a growth rate or a slope, see
 :data:`NOT_RATIO_SCALE`). Two runs are shown side by side; more than two in a long table,
@@ -10,10 +11,11 @@ ever cut.
 
 Runs of different horizons (or one stopped earlier than the other) are not comparable and
 are refused. When a metaverse-mode run sits beside an industrial-mode run, the comparison
-also checks the paper's Fig. 1 (Proposition 2): the marginal value of the c-th connection
-rises with c in the metaverse corner and falls in the industrial corner, and total
-connection value is higher in the metaverse. Each part is computed from the databases and
-reported as holding or not — never assumed.
+also checks the paper's Fig. 1 (Proposition 2): within items, each next connection is worth
+more in the metaverse corner and less in the industrial corner (shown with its network and
+audience-composition terms), and total connection value is higher in the metaverse. The
+verdicts are those of :mod:`simmarket.analysis.propositions` (the same as ``simmarket
+report``'s), computed from the databases and reported as holding or not — never assumed.
 """
 
 from __future__ import annotations
@@ -28,24 +30,19 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from simmarket.analysis.frames import CurveTrend, connection_value_trend
+from simmarket.analysis import propositions
+from simmarket.analysis.propositions import CURVE_LABELS, CurveTrend, Verdict, curve_trend
 from simmarket.analysis.query import AnalysisError, RunInfo, interruptible, open_run
 from simmarket.analysis.summary import HEADLINES, fmt, headline_figures
 
 #: figures whose ratio between two runs means nothing: a day number (day 40 is not "twice"
 #: day 20), and rates and slopes that can be zero or change sign; only differences are shown
 NOT_RATIO_SCALE = frozenset({
-    "government_withdrew_day", "output_growth", "mean_output_growth", "slope",
-    "slope_per_quality", "within_change",
-})
+    "government_withdrew_day", "output_growth", "mean_output_growth",
+}) | propositions.SIGNED_CURVE_FIGURES
 
-CURVE_LABELS = {
-    "total_value": "total connection value",
-    "first_value": "mean value of an item's 1st connection",
-    "slope": "mean curve: slope of value on ln c",
-    "slope_per_quality": "per unit of quality: slope on ln c",
-    "within_change": "within items: mean change to the next connection",
-}
+__all__ = ["CURVE_LABELS", "Comparison", "FigureRow", "RunFigures", "Verdict", "compare",
+           "comparison_json", "fig1_verdicts", "print_comparison", "run_letters"]
 
 
 @dataclass
@@ -89,15 +86,6 @@ class FigureRow:
 
 
 @dataclass
-class Verdict:
-    """One computed check of the paper's Fig. 1 and whether it holds."""
-
-    claim: str
-    holds: bool | None
-    evidence: str
-
-
-@dataclass
 class Comparison:
     """Several runs' figures and, for a metaverse/industrial pair, the Fig. 1 verdicts."""
 
@@ -134,22 +122,26 @@ class Comparison:
 
 
 def compare(paths: list[str | Path], *, within_item: bool = True) -> Comparison:
-    """Load and check several runs; raises :class:`AnalysisError` if not comparable."""
+    """Load and check several runs; raises :class:`AnalysisError` if not comparable.
+
+    ``within_item`` is accepted for callers of earlier versions and ignored: the within-item
+    reading, on which the Fig. 1 verdicts rest, is read from the ``connection_curve`` table
+    and always computed."""
     if len(paths) < 2:
         raise AnalysisError("compare needs at least two run databases")
-    runs = [_load(p, within_item) for p in paths]
+    runs = [_load(p) for p in paths]
     _check_comparable(runs)
     comparison = Comparison(runs=runs, notes=_notes(runs))
-    comparison.verdicts = fig1_verdicts(runs, within_item)
+    comparison.verdicts = fig1_verdicts(runs)
     return comparison
 
 
-def _load(path: str | Path, within_item: bool) -> RunFigures:
+def _load(path: str | Path) -> RunFigures:
     conn, info = open_run(path)
     try:
-        with interruptible(conn):  # Ctrl-C stops the within-item pass on a large run
+        with interruptible(conn):  # Ctrl-C stops a long query on a large run
             figures = headline_figures(conn)
-            trend = connection_value_trend(conn, within_item=within_item)
+            trend = curve_trend(conn)
     except sqlite3.Error as exc:
         raise AnalysisError(f"cannot read {path}: {exc}") from None
     finally:
@@ -194,51 +186,14 @@ def _notes(runs: list[RunFigures]) -> list[str]:
     return notes
 
 
-def fig1_verdicts(runs: list[RunFigures], within_item: bool = True) -> list[Verdict]:
-    """Check the paper's Fig. 1 on the first metaverse and first industrial run, if any."""
+def fig1_verdicts(runs: list[RunFigures]) -> list[Verdict]:
+    """The paper's Fig. 1 (:func:`simmarket.analysis.propositions.fig1_verdicts`) on the
+    first metaverse and the first industrial run, if both are there."""
     meta = next((r for r in runs if r.info.mode == "metaverse"), None)
     ind = next((r for r in runs if r.info.mode == "industrial"), None)
     if meta is None or ind is None:
         return []
-    m, i = meta.trend, ind.trend
-    out = [
-        _direction_verdict("metaverse: the mean value of the c-th connection rises with c",
-                           m.direction, "rises", f"slope {fmt(m.slope)} per e-fold of c"),
-        _direction_verdict("industrial: the mean value of the c-th connection falls with c",
-                           i.direction, "falls", f"slope {fmt(i.slope)} per e-fold of c"),
-        _direction_verdict(
-            "metaverse, per unit of quality: the c-th connection is worth more",
-            m.direction_per_quality, "rises",
-            f"slope {fmt(m.slope_per_quality)} per e-fold of c"),
-        _direction_verdict(
-            "industrial, per unit of quality: the c-th connection is worth less",
-            i.direction_per_quality, "falls",
-            f"slope {fmt(i.slope_per_quality)} per e-fold of c"),
-    ]
-    if within_item:
-        out += [
-            _direction_verdict(
-                "metaverse, within items: each next connection is worth more",
-                m.within_direction, "rises",
-                f"mean change {fmt(m.within_change)} over {m.within_pairs or 0:,} pairs"),
-            _direction_verdict(
-                "industrial, within items: each next connection is worth less",
-                i.within_direction, "falls",
-                f"mean change {fmt(i.within_change)} over {i.within_pairs or 0:,} pairs"),
-        ]
-    ratio = m.total_value / i.total_value if i.total_value else math.inf
-    out.append(Verdict(
-        "total connection value is higher in metaverse mode",
-        m.total_value > i.total_value,
-        f"metaverse {fmt(m.total_value)} vs industrial {fmt(i.total_value)} "
-        f"({fmt(ratio)} x)"))
-    return out
-
-
-def _direction_verdict(claim: str, found: str | None, expected: str,
-                       evidence: str) -> Verdict:
-    holds = None if found in (None, "undetermined") else found == expected
-    return Verdict(claim, holds, f"{found}: {evidence}")
+    return propositions.fig1_verdicts(meta.trend, ind.trend)
 
 
 # -- output ---------------------------------------------------------------------------------
@@ -316,7 +271,8 @@ def _long_table(c: Comparison, letters: list[str]) -> Table:
 
 
 def _print_verdicts(verdicts: list[Verdict], console: Console) -> None:
-    table = Table(title="The paper's Fig. 1 (Proposition 2), computed from the two runs")
+    table = Table(title="The paper's Fig. 1 (Proposition 2), computed from the two runs: "
+                        "within items, with the mean curve's terms as evidence")
     table.add_column("claim")
     table.add_column("holds?", justify="center")
     table.add_column("evidence")

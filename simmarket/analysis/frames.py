@@ -8,21 +8,19 @@ A notebook needs no SQL to start::
 
 Every function takes a database path (opened read-only, checked like the CLI checks it) or
 an open ``sqlite3.Connection``, and returns the rows of the matching view of
-:mod:`simmarket.views` unchanged, so a figure computed here is the figure the SQL gives.
+:mod:`simmarket.store.views` unchanged, so a figure computed here is the figure the SQL gives.
 """
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from simmarket.analysis.propositions import CurveTrend, curve_trend
 from simmarket.analysis.query import AnalysisError, RunInfo, open_run
 from simmarket.analysis.summary import HEADLINES, headline_figures
 from simmarket.store.views import VIEWS
@@ -106,19 +104,22 @@ def inequality(db: Source) -> pd.DataFrame:
 
 
 def firm_closeness(db: Source, alpha: float | None = None) -> pd.DataFrame:
-    """Each firm's closeness beside its captured value, per snapshot (one alpha or all)."""
+    """Each firm's closeness on the interaction network beside the value it captured in
+    the period and in the next one, per snapshot (one alpha or all)."""
     if alpha is None:
         return read_view(db, "v_firm_closeness")
     return read_view(db, "v_firm_closeness", "alpha = ?", (alpha,))
 
 
 def closeness_correlation(db: Source) -> pd.DataFrame:
-    """Correlation of firm closeness and captured value, per snapshot and alpha."""
+    """Correlation of firm closeness at a snapshot with captured value at the next, per
+    snapshot and alpha (and the value-weighted same-snapshot one)."""
     return read_view(db, "v_closeness_correlation")
 
 
 def headlines(db: Source) -> pd.DataFrame:
-    """The run's headline figures (``simmarket.summary``) as rows: layer, figure, label, value.
+    """The run's headline figures (``simmarket.analysis.summary``) as rows: layer, figure,
+    label, value.
 
     Computed afresh from the tables, so an interrupted run's figures cover what it simulated.
     """
@@ -131,20 +132,19 @@ def headlines(db: Source) -> pd.DataFrame:
 
 # -- the shape of the connection value curve -------------------------------------------------
 
-#: By c: the mean change of value from an item's (c-1)-th to its c-th connection, recorded
-#: during the run in connection_curve (the event log gives the same, item by item).
+#: By c: the mean change of value from an item's (c-1)-th to its c-th connection and its two
+#: terms, recorded during the run in connection_curve (the event log gives the same change,
+#: item by item).
 WITHIN_ITEM_SQL = """
-SELECT c, connections AS pairs, within_item_change_sum / connections AS mean_change
+SELECT c, connections AS pairs, within_item_change_sum / connections AS mean_change,
+       network_term_sum / connections AS network_term,
+       composition_term_sum / connections AS composition_term
 FROM connection_curve WHERE c > 1 AND connections > 0 ORDER BY c"""
-
-#: The mean of those changes over all pairs.
-WITHIN_ITEM_MEAN_SQL = """
-SELECT SUM(connections) AS pairs, SUM(within_item_change_sum) / SUM(connections) AS mean_change
-FROM connection_curve WHERE c > 1"""
 
 
 def within_item_changes(db: Source) -> pd.DataFrame:
-    """Mean change of value from an item's (c-1)-th to its c-th connection, by c.
+    """Mean change of value from an item's (c-1)-th to its c-th connection, by c, with its
+    network term and audience-composition term (their sum, in metaverse mode).
 
     Item by item, so it is free of the selection that shapes the mean curve (items that
     reach many connections are the better items). Recorded during the run in
@@ -154,82 +154,9 @@ def within_item_changes(db: Source) -> pd.DataFrame:
         return pd.read_sql_query(WITHIN_ITEM_SQL, conn)
 
 
-@dataclass
-class CurveTrend:
-    """Which way the value of the c-th connection moves with c, measured three ways.
-
-    ``slope``: connection-weighted least-squares slope of a connection's value on ln c
-    (value units per e-fold of c) over the mean curve of ``v_connection_value_curve``.
-    Better items reach higher c, so this raw curve rises by selection alone.
-    ``slope_per_quality``: the same with each value divided by its item's quality, which
-    takes that selection out. ``within_change``: the mean change of value from one
-    connection of an item to its next, item by item (None when not computed). A
-    direction is "rises" or "falls" when the figure's sign says so beyond
-    ``tolerance`` x the mean figure, else "flat".
-    """
-
-    connections: int
-    total_value: float
-    mean_value: float
-    first_value: float | None
-    slope: float | None
-    direction: str
-    slope_per_quality: float | None
-    direction_per_quality: str
-    within_pairs: int | None = None
-    within_change: float | None = None
-    within_direction: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def connection_value_trend(db: Source, *, within_item: bool = True,
-                           tolerance: float = 0.001) -> CurveTrend:
-    """Measure the shape of the connection value curve of a run (Proposition 2)."""
+def connection_value_trend(db: Source, *, tolerance: float = 0.001) -> CurveTrend:
+    """How the value of an item's connections moves with c (Proposition 2): the within-item
+    change, its decomposition and the mean curve's shape
+    (:func:`simmarket.analysis.propositions.curve_trend`)."""
     with connect(db) as conn:
-        n, sx, sxx, sv, sxv, sq, sxq, first = conn.execute("""
-            SELECT SUM(connections), SUM(connections * LN(c)),
-                   SUM(connections * LN(c) * LN(c)), SUM(value_sum), SUM(value_sum * LN(c)),
-                   SUM(value_per_quality_sum), SUM(value_per_quality_sum * LN(c)),
-                   MAX(CASE WHEN c = 1 THEN value_sum / connections END)
-            FROM connection_curve WHERE connections > 0""").fetchone()
-        pairs = change = None
-        if within_item:
-            pairs, change = conn.execute(WITHIN_ITEM_MEAN_SQL).fetchone()
-    n = int(n or 0)
-    total = float(sv or 0.0)
-    mean = total / n if n else 0.0
-    slope = _ln_slope(n, sx, sxx, sv, sxv)
-    slope_q = _ln_slope(n, sx, sxx, sq, sxq)
-    mean_q = (sq or 0.0) / n if n else 0.0
-    trend = CurveTrend(
-        connections=n, total_value=total, mean_value=mean, first_value=first,
-        slope=slope, direction=_direction(slope, tolerance * mean),
-        slope_per_quality=slope_q, direction_per_quality=_direction(slope_q, tolerance * mean_q))
-    if within_item:
-        trend.within_pairs = int(pairs or 0)
-        trend.within_change = change
-        trend.within_direction = _direction(change, tolerance * mean)
-    return trend
-
-
-def _ln_slope(n: int, sx: float | None, sxx: float | None, sy: float | None,
-              sxy: float | None) -> float | None:
-    """Least-squares slope of y on x = ln c over n connections, from the sums."""
-    if not n or sx is None or sxx is None or sy is None or sxy is None:
-        return None
-    var = sxx / n - (sx / n) ** 2
-    if var <= 1e-12:
-        return None
-    return (sxy / n - (sx / n) * (sy / n)) / var
-
-
-def _direction(x: float | None, scale: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "undetermined"
-    if x > scale:
-        return "rises"
-    if x < -scale:
-        return "falls"
-    return "flat"
+        return curve_trend(conn, tolerance=tolerance)

@@ -280,9 +280,9 @@ def refresh_stale_views(conn: sqlite3.Connection) -> list[str]:
     """Shadow views whose stored columns differ from this version's with TEMP views.
 
     A database keeps the views of the simmarket that wrote it. Where one of them no longer
-    has the columns :data:`simmarket.views.VIEWS` lists (the view changed since), a TEMP view
-    of the same name with the current definition takes precedence on this connection only;
-    the file is not touched. Returns the names refreshed.
+    has the columns :data:`simmarket.store.views.VIEWS` lists (the view changed since), a
+    TEMP view of the same name with the current definition takes precedence on this
+    connection only; the file is not touched. Returns the names refreshed.
     """
     from simmarket.store.views import VIEWS
 

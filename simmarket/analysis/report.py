@@ -1,10 +1,12 @@
 """``simmarket report``: what a run did, in the terminal and in PNG plots.
 
 The terminal report shows how the run was made (config, seed, status), the headline figures
-of each layer (``simmarket.summary``, computed afresh so an interrupted run reports what it
-simulated) and one line per concept of the paper read off the views. ``--plots DIR`` adds six
-matplotlib figures; each plots a view of :mod:`simmarket.views`, so every point on them can
-be checked with one SQL query.
+of each layer (``simmarket.analysis.summary``, computed afresh so an interrupted run reports
+what it simulated) and one line per concept of the paper read off the views. The readings of
+Propositions 2 and 4 and their verdicts are those of :mod:`simmarket.analysis.propositions`,
+the same as ``simmarket compare``'s. ``--plots DIR`` adds six matplotlib figures; each plots
+a view of :mod:`simmarket.store.views`, so every point on them can be checked with one SQL
+query.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from simmarket.analysis.frames import CurveTrend, connection_value_trend
+from simmarket.analysis.propositions import (
+    CurveTrend,
+    closeness_reading,
+    curve_trend,
+    curve_verdict,
+    decomposition,
+)
 from simmarket.analysis.query import AnalysisError, RunInfo, interruptible, open_run
 from simmarket.analysis.summary import HEADLINES, fmt, headline_figures
 
@@ -27,15 +35,16 @@ from simmarket.analysis.summary import HEADLINES, fmt, headline_figures
 PLOTS: dict[str, str] = {
     "value_per_link.png": "Value created per link of the paper, per day",
     "knowledge.png": "Knowledge stock S and the sharing rate",
-    "connection_value_curve.png": "Connection value curve: value of the c-th connection",
+    "connection_value_curve.png": "Connection value: within items, and the mean curve "
+                                  "over items term by term",
     "community_sizes.png": "Community sizes: CCDF, log-log",
-    "firm_closeness.png": "Firm closeness against captured value",
+    "firm_closeness.png": "Firm closeness now against value captured next period",
     "macro.png": "Macro paths of data D, output Y and capital K",
 }
 
 
 def report(path: str | Path, *, plots: str | Path | None = None,
-           console: Console | None = None, within_item: bool = True) -> int:
+           console: Console | None = None) -> int:
     """Print the report of one run database (and write its plots); returns the exit code."""
     console = console or Console()
     conn, info = open_run(path)
@@ -43,7 +52,7 @@ def report(path: str | Path, *, plots: str | Path | None = None,
         with interruptible(conn):  # Ctrl-C stops a long view query on a large run
             _print_header(console, info)
             _print_headlines(console, conn)
-            _print_findings(console, conn, within_item)
+            _print_findings(console, conn, info.mode)
             if plots is not None:
                 written = write_plots(conn, info, Path(plots))
                 console.print(f"[bold]plots[/] ({len(written)}) in {Path(plots)}:")
@@ -113,7 +122,7 @@ def _status(info: RunInfo) -> str:
 
 
 def _print_headlines(console: Console, conn: sqlite3.Connection) -> None:
-    table = Table(title="Headline figures per layer (simmarket.summary)")
+    table = Table(title="Headline figures per layer (simmarket.analysis.summary)")
     table.add_column("layer", style="bold")
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -125,39 +134,45 @@ def _print_headlines(console: Console, conn: sqlite3.Connection) -> None:
     console.print(table)
 
 
-def _print_findings(console: Console, conn: sqlite3.Connection, within_item: bool) -> None:
+def _print_findings(console: Console, conn: sqlite3.Connection, mode: str | None) -> None:
     table = Table(title="What the views say", show_lines=False)
     table.add_column("concept (view)", style="bold")
     table.add_column("finding")
-    for concept, text in findings(conn, within_item=within_item):
+    for concept, text in findings(conn, mode=mode):
         table.add_row(concept, text)
     console.print(table)
 
 
-def findings(conn: sqlite3.Connection, *, within_item: bool = True) -> list[tuple[str, str]]:
-    """One sentence per concept of the paper, computed from the views."""
+def findings(conn: sqlite3.Connection, *, mode: str | None = None) -> list[tuple[str, str]]:
+    """One sentence per concept of the paper, computed from the views (``mode``: the run's,
+    read from ``runs`` when not given)."""
+    if mode is None:
+        row = conn.execute("SELECT mode FROM runs ORDER BY run_id LIMIT 1").fetchone()
+        mode = row[0] if row else None
     out = [("connection value\n(v_connection_value_curve)",
-            _curve_finding(connection_value_trend(conn, within_item=within_item)))]
+            _curve_finding(curve_trend(conn), mode))]
     out.append(("community sizes\n(v_community_sizes)", _community_finding(conn)))
     out.append(("inequality\n(v_inequality)", _inequality_finding(conn)))
-    out.append(("closeness vs captured value\n(v_closeness_correlation)",
+    out.append(("closeness now vs captured value next period\n(v_closeness_correlation)",
                 _closeness_finding(conn)))
     out.append(("spillover\n(v_value_spillover)", _spillover_finding(conn)))
     return out
 
 
-def _curve_finding(t: CurveTrend) -> str:
+_HOLDS = {True: "holds", False: "does NOT hold", None: "undetermined"}
+
+
+def _curve_finding(t: CurveTrend, mode: str | None) -> str:
     if not t.connections:
         return "no connections were made"
-    text = (f"{t.connections:,} connections worth {fmt(t.total_value)}; the first connection "
-            f"of an item is worth {fmt(t.first_value)} on average. Mean curve: the value of "
-            f"the c-th connection {t.direction} with c (slope {fmt(t.slope)} per e-fold "
-            f"of c); per unit of item quality it {t.direction_per_quality} (slope "
-            f"{fmt(t.slope_per_quality)}).")
-    if t.within_direction is not None:
-        text += (f" Within items: from one connection to the next, value {t.within_direction}"
-                 f" (mean change {fmt(t.within_change)} over {t.within_pairs:,} pairs).")
-    return text
+    verdict = curve_verdict(t, mode)
+    return (f"{t.connections:,} connections worth {fmt(t.total_value)}; the first connection "
+            f"of an item is worth {fmt(t.first_value)} on average. Within items, from one "
+            f"connection to the next, value {t.within_direction}: {decomposition(t)}. "
+            f"Proposition 2 ({verdict.claim}): {_HOLDS[verdict.holds]}. The mean curve over "
+            f"items (slope {fmt(t.slope)} per e-fold of c; per unit of quality "
+            f"{fmt(t.slope_per_quality)}) also reflects which items reach high c: a "
+            f"description, not the test.")
 
 
 def _community_finding(conn: sqlite3.Connection) -> str:
@@ -185,23 +200,23 @@ def _inequality_finding(conn: sqlite3.Connection) -> str:
 
 
 def _closeness_finding(conn: sqlite3.Connection) -> str:
-    rows = conn.execute("""
-        SELECT alpha, firms, pearson, spearman FROM v_closeness_correlation
-        WHERE period = (SELECT MAX(period) FROM v_closeness_correlation)
-        ORDER BY alpha""").fetchall()
-    if not rows:
+    reading = closeness_reading(conn)
+    if not reading.alphas:
         return "no centrality snapshot"
-    parts = [f"alpha {a:g}: Spearman {fmt(s)}" for a, _, _, s in rows]
-    rhos = [s for *_, s in rows if s is not None]
-    if not rhos:
-        verdict = "undetermined (closeness or captured value does not vary across firms)"
-    elif all(r > 0 for r in rhos):
-        verdict = "positive at every alpha: closer firms capture more, as Proposition 4 expects"
-    elif all(r <= 0 for r in rhos):
-        verdict = "not positive at any alpha: Proposition 4 is not borne out"
-    else:
-        verdict = "positive at some alphas only: Proposition 4 holds only in part"
-    return f"last snapshot, {rows[0][1]} firms; " + "; ".join(parts) + f". {verdict}."
+    if reading.state == "undetermined":
+        return (f"closeness on the interaction network at t against value captured at t + 1: "
+                f"{reading.verdict.evidence}.")
+    conclusion = {
+        "holds": "positive at every alpha: closer firms go on to capture more, as "
+                 "Proposition 4 expects",
+        "partial": "positive at some alphas only: Proposition 4 holds only in part",
+        "fails": "not positive at any alpha: Proposition 4 is not borne out",
+    }[reading.state]
+    parts = [f"alpha {a.alpha:g}: mean Spearman {fmt(a.mean_spearman)} over {a.snapshots} "
+             f"snapshots ({a.positive} positive), value-weighted same-snapshot "
+             f"{fmt(a.mean_spearman_value_weighted)}" for a in reading.alphas]
+    return ("closeness on the interaction network at t against value captured at t + 1; "
+            + "; ".join(parts) + f". {conclusion}.")
 
 
 def _spillover_finding(conn: sqlite3.Connection) -> str:
@@ -313,34 +328,91 @@ def _plot_knowledge(fig, conn: sqlite3.Connection) -> None:
 
 
 def _plot_curve(fig, conn: sqlite3.Connection) -> None:
+    """Four panels: the within-item change by c with its two terms (the reading of
+    Proposition 2), the mean curve over items, the mean curve's rise from c = 1 split into
+    its cumulative terms (network, audience composition, other, selection of items), and
+    the cumulative value of an item's first c connections."""
+    import numpy as np
+
     df = _frame(conn, "SELECT * FROM v_connection_value_curve ORDER BY c")
-    ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    axes = [fig.add_subplot(2, 2, k) for k in range(1, 5)]
     if df.empty:
-        _no_data(ax1, "v_connection_value_curve")
-        _no_data(ax2, "v_connection_value_curve")
+        for ax in axes:
+            _no_data(ax, "v_connection_value_curve")
         return
+    ax1, ax2, ax3, ax4 = axes
+    t = curve_trend(conn)
+    verdict = curve_verdict(t, _mode(conn))
     min_items = max(10, int(df["items"].iloc[0] * 0.005))
+    if df["items"].iloc[0] < min_items:  # a tiny run: every c, however few items
+        min_items = 1
     solid = df[df["items"] >= min_items]
     thin = df[df["items"] < min_items]
-    ax1.plot(solid.c, solid.marginal_value, marker=".", color="tab:blue",
+    later = solid[solid.c > 1]
+    # 1. within items, by c, with its two terms
+    if later.empty:
+        _no_data(ax1, "no item reached a second connection")
+    else:
+        ax1.plot(later.c, later.within_item_change, marker=".", color="black",
+                 label="within-item change v(c) - v(c-1)")
+        ax1.plot(later.c, later.network_term, color="tab:green", label="network term")
+        ax1.plot(later.c, later.composition_term, color="tab:red",
+                 label="audience composition term")
+        ax1.axhline(0.0, color="grey", lw=0.8)
+        ax1.set_xscale("log")
+        ax1.legend(fontsize=8)
+    ax1.set_xlabel("c: rank of the connection on its item (log)")
+    ax1.set_ylabel("mean change (value units)")
+    ax1.set_title(f"within items (Proposition 2): {t.within_direction}, mean "
+                  f"{fmt(t.within_change)} — {_HOLDS[verdict.holds]}", fontsize=10)
+    ax1.grid(alpha=0.3)
+    # 2. the mean curve over items
+    ax2.plot(solid.c, solid.marginal_value, marker=".", color="tab:blue",
              label=f"mean value (c reached by >= {min_items} items)")
-    ax1.plot(solid.c, solid.marginal_value_per_quality, ls="--", color="tab:purple",
+    ax2.plot(solid.c, solid.marginal_value_per_quality, ls="--", color="tab:purple",
              label="mean value per unit of item quality")
     if not thin.empty:
         tail = _log_bins(thin)
-        ax1.plot(tail.c, tail.marginal_value, ls="none", marker="o", color="tab:blue",
+        ax2.plot(tail.c, tail.marginal_value, ls="none", marker="o", color="tab:blue",
                  alpha=0.35, label=f"fewer items: pooled in log bins of c ({len(thin):,} c's)")
-    ax1.set_xscale("log")
-    ax1.set_xlabel("c: rank of the connection on its item (log)")
-    ax1.set_ylabel("value of the c-th connection (value units)")
-    ax1.set_title("marginal value of the c-th connection", fontsize=10)
-    ax1.legend()
-    ax1.grid(alpha=0.3)
-    ax2.plot(solid.c, solid.cumulative_value, color="tab:blue")
-    ax2.set_xlabel("c: connections of an item")
-    ax2.set_ylabel("value of the first c connections (mean curve)")
-    ax2.set_title("total value of an item with c connections", fontsize=10)
+    ax2.set_xscale("log")
+    ax2.set_xlabel("c: rank of the connection on its item (log)")
+    ax2.set_ylabel("value of the c-th connection (value units)")
+    ax2.set_title("mean curve over items (a description, not the test)", fontsize=10)
+    ax2.legend(fontsize=8)
     ax2.grid(alpha=0.3)
+    # 3. the mean curve's rise from c = 1, term by term (cumulative sums up to c)
+    terms = solid.fillna({"within_item_change": 0.0, "network_term": 0.0,
+                          "composition_term": 0.0, "selection_term": 0.0})
+    other = terms.within_item_change - terms.network_term - terms.composition_term
+    ax3.plot(terms.c, terms.marginal_value - terms.marginal_value.iloc[0], color="tab:blue",
+             lw=2, label="mean curve: value(c) - value(1)")
+    ax3.plot(terms.c, terms.network_term.cumsum(), color="tab:green", label="network term")
+    ax3.plot(terms.c, terms.composition_term.cumsum(), color="tab:red",
+             label="audience composition")
+    if np.abs(other.to_numpy()).max() > 1e-9 * max(1.0, float(t.mean_value)):
+        ax3.plot(terms.c, other.cumsum(), color="tab:brown",
+                 label="other (industrial: diminishing utility)")
+    ax3.plot(terms.c, terms.selection_term.cumsum(), color="tab:gray", ls="--",
+             label="selection of items into high c")
+    ax3.axhline(0.0, color="grey", lw=0.8)
+    ax3.set_xscale("log")
+    ax3.set_xlabel("c (log)")
+    ax3.set_ylabel("summed from c = 2 (value units)")
+    ax3.set_title("the mean curve decomposed: its terms summed up to c", fontsize=10)
+    ax3.legend(fontsize=8)
+    ax3.grid(alpha=0.3)
+    # 4. what an item with c connections is worth on the mean curve
+    ax4.plot(solid.c, solid.cumulative_value, color="tab:blue")
+    ax4.set_xlabel("c: connections of an item")
+    ax4.set_ylabel("value of the first c connections (mean curve)")
+    ax4.set_title("total value of an item with c connections", fontsize=10)
+    ax4.grid(alpha=0.3)
+
+
+def _mode(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT mode FROM runs ORDER BY run_id LIMIT 1").fetchone()
+    return row[0] if row else None
 
 
 def _log_bins(curve: pd.DataFrame, per_decade: int = 10) -> pd.DataFrame:
@@ -374,28 +446,33 @@ def _plot_communities(fig, conn: sqlite3.Connection) -> None:
 
 
 def _plot_closeness(fig, conn: sqlite3.Connection) -> None:
-    df = _frame(conn, """SELECT * FROM v_firm_closeness
-                         WHERE period = (SELECT MAX(period) FROM v_firm_closeness)""")
-    corr = _frame(conn, """SELECT alpha, spearman FROM v_closeness_correlation
-                           WHERE period = (SELECT MAX(period) FROM v_closeness_correlation)""")
+    """Per alpha, each firm's closeness at a snapshot against the value it captured in the
+    period of the next snapshot (the prediction of Proposition 4), every snapshot in its own
+    colour; the title gives the mean Spearman over snapshots that decides the reading."""
+    df = _frame(conn, """SELECT period, t, alpha, closeness, captured_next_period
+                         FROM v_firm_closeness WHERE captured_next_period IS NOT NULL""")
     if df.empty:
-        _no_data(fig.add_subplot(1, 1, 1), "v_firm_closeness")
+        _no_data(fig.add_subplot(1, 1, 1),
+                 "v_firm_closeness (no firm active at two snapshots)")
         return
+    reading = {a.alpha: a for a in closeness_reading(conn).alphas}
     alphas = sorted(df.alpha.unique())
     cols = 2 if len(alphas) > 1 else 1
     rows = (len(alphas) + cols - 1) // cols
-    rho = dict(zip(corr.alpha, corr.spearman))
     for k, alpha in enumerate(alphas, start=1):
         ax = fig.add_subplot(rows, cols, k)
         sub = df[df.alpha == alpha]
-        ax.scatter(sub.closeness, sub.captured_value, color="tab:orange", edgecolor="k")
-        r = rho.get(alpha)
-        ax.set_title(f"alpha = {alpha:g}: Spearman {fmt(r)}  (day {sub.t.iloc[0]:g})",
-                     fontsize=10)
-        ax.set_xlabel("closeness (raw, component)")
-        ax.set_ylabel("captured value")
+        points = ax.scatter(sub.closeness, sub.captured_next_period, c=sub.t, cmap="plasma",
+                            s=45, edgecolor="k", linewidth=0.5)
+        run = reading.get(float(alpha))
+        summary = (f"mean Spearman {fmt(run.mean_spearman)} over {run.snapshots} snapshots"
+                   if run else "no reading")
+        ax.set_title(f"alpha = {alpha:g}: {summary}", fontsize=10)
+        ax.set_xlabel("closeness at t (interaction network)")
+        ax.set_ylabel("value captured in the next period")
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 3))
         ax.grid(alpha=0.3)
+        fig.colorbar(points, ax=ax, label="day of the snapshot")
 
 
 def _plot_macro(fig, conn: sqlite3.Connection) -> None:

@@ -1,7 +1,7 @@
 """SQL views of a run database: one question a reader of the paper asks, one view.
 
 Every run database gets these views when it is created (:func:`create_views`, called by
-``simmarket.schema.create_schema``). They are plain SQL over the run's tables, so they work in
+``simmarket.store.schema.create_schema``). They are plain SQL over the run's tables, so they work in
 the ``sqlite3`` client, in datasette and from pandas alike, and they stay cheap on large runs:
 all but the item-level cross-check read the small per-period and final tables, never the
 event log.
@@ -140,7 +140,11 @@ V_VALUE_TRANSMISSION = View(
         "rewards": "knowledge sharers rewarded by the government (count)",
         "reward_paid": "rewards paid by the government (value units)",
         "penalties": "penalties imposed (count)",
-        "government_active": "1 while the government guides, 0 after it withdrew",
+        "government_active": "1 while the government guides, 0 while it stays withdrawn",
+        "government_withdrawals": "1 in the period at whose close the government withdrew "
+                                  "(W periods above the target sharing rate), else 0",
+        "government_reentries": "1 in the period at whose close the government re-entered "
+                                "(W periods below the target after withdrawing), else 0",
         "privacy_leaks": "privacy leaks (count)",
         "trust": "users' trust, scaling participation (0-1)",
         "network_nodes": "actors with at least one edge in the value network (count; NULL: "
@@ -155,7 +159,8 @@ SELECT period, t_start, t_end, t_end - t_start AS days,
        license_fees / NULLIF(licenses, 0) AS mean_license_fee,
        firm_revenue AS firms_captured_value,
        firms_active, entries, entries_refused, exits, hhi_firm_revenue,
-       rewards, reward_paid, penalties, government_active, privacy_leaks, trust,
+       rewards, reward_paid, penalties, government_active, government_withdrawals,
+       government_reentries, privacy_leaks, trust,
        network_nodes, network_edges
 FROM period_transmission""",
 )
@@ -201,20 +206,25 @@ FROM macro""",
 
 V_CONNECTION_VALUE_CURVE = View(
     "v_connection_value_curve",
-    "The connection value curve (paper §3.1.1, Fig. 1): the value of the c-th connection "
-    "of an item, averaged over the items that reached c connections, by c. Rising: "
-    "increasing marginal value (metaverse corner); falling: diminishing (industrial "
-    "corner). Better items reach higher c, so the raw mean rises by selection alone; the "
-    "per-quality columns divide each connection's value by its item's quality and take "
-    "that selection out. High c rests on few items: read it with the items column. "
-    "within_item_change compares each connection with the previous one on the same item, "
-    "free of any selection of items: the cleanest test of the claim.",
+    "The connection value curve (paper §3.1.1, Fig. 1; Proposition 2): by c, the c-th "
+    "connections of all items that reached c. The paper's claim is about the same item "
+    "gaining value as more users connect to it, so it is read within items: "
+    "within_item_change is the mean of v(c) - v(c - 1) on the same item (positive: "
+    "increasing marginal value, the metaverse corner; negative: diminishing, the industrial "
+    "corner), split exactly into network_term (the network value of a larger community) and "
+    "composition_term (later connectors' affinity differs from earlier ones'). The mean "
+    "curve over items (marginal_value) is not the claim: its change from c - 1 to c is "
+    "within_item_change plus selection_term, the difference between the items that reach "
+    "c and those that reach only c - 1. High c rests on few items: read it with the items "
+    "column.",
     {
         "c": "rank of the connection on its item (1 = first connection)",
         "items": "items that reached c connections (count; connection_curve.connections)",
         "value_sum": "summed value of those c-th connections (value units)",
-        "marginal_value": "mean value of the c-th connection (value units)",
-        "marginal_change": "marginal_value(c) - marginal_value(c - 1) (value units)",
+        "marginal_value": "mean value of the c-th connection over the items that reached c: "
+                          "the mean curve (value units)",
+        "marginal_change": "marginal_value(c) - marginal_value(c - 1): the mean curve's "
+                           "change, = within_item_change + selection_term (value units)",
         "marginal_value_per_quality": "mean of value / item quality over the c-th "
                                       "connections (value units per unit of quality)",
         "marginal_change_per_quality": "marginal_value_per_quality(c) minus its value at "
@@ -222,8 +232,19 @@ V_CONNECTION_VALUE_CURVE = View(
         "cumulative_value": "sum of marginal_value up to c: the value of an item's first c "
                             "connections on the mean curve (value units)",
         "items_share": "items / items with a first connection: survival of items to c (0-1)",
-        "within_item_change": "mean over items of v(c) - v(c - 1) on the same item (value "
-                              "units); free of the selection of items into high c",
+        "within_item_change": "mean over items of v(c) - v(c - 1) on the same item: the "
+                              "marginal value Proposition 2 is about (value units; NULL at "
+                              "c = 1)",
+        "network_term": "mean network term of that change, value_scale q a_c eta "
+                        "(n(C_c) - n(C_c-1)): what the larger community adds (value units; "
+                        "0 in industrial mode)",
+        "composition_term": "mean audience-composition term, value_scale q (1 + eta "
+                            "n(C_c-1)) (a_c - a_c-1): the c-th connector's affinity against "
+                            "the (c-1)-th's (value units; 0 in industrial mode, where the "
+                            "whole change is the buyer's diminishing utility)",
+        "selection_term": "marginal_change - within_item_change: the mean (c-1)-th value of "
+                          "the items that reach c minus that of all items that reached c - 1 "
+                          "(value units; which items go on, not how an item's value moves)",
     },
     """
 SELECT c, connections AS items, value_sum,
@@ -237,7 +258,14 @@ SELECT c, connections AS items, value_sum,
        SUM(value_sum / NULLIF(connections, 0)) OVER (ORDER BY c) AS cumulative_value,
        connections * 1.0 / FIRST_VALUE(connections) OVER (ORDER BY c) AS items_share,
        CASE WHEN c > 1 THEN within_item_change_sum / NULLIF(connections, 0) END
-         AS within_item_change
+         AS within_item_change,
+       CASE WHEN c > 1 THEN network_term_sum / NULLIF(connections, 0) END AS network_term,
+       CASE WHEN c > 1 THEN composition_term_sum / NULLIF(connections, 0) END
+         AS composition_term,
+       CASE WHEN c > 1 THEN
+         value_sum / NULLIF(connections, 0)
+         - LAG(value_sum / NULLIF(connections, 0)) OVER (ORDER BY c)
+         - within_item_change_sum / NULLIF(connections, 0) END AS selection_term
 FROM connection_curve""",
 )
 
@@ -294,22 +322,36 @@ JOIN period_transmission AS t ON t.period = e.period""",
 
 V_FIRM_CLOSENESS = View(
     "v_firm_closeness",
-    "Each active firm's place in the value network (Opsahl's weighted closeness, per alpha) "
-    "beside the value it captured, per centrality snapshot — the data of Proposition 4 "
-    "(closeness correlates with captured value).",
+    "Each active firm's place in the network of interactions (Opsahl's weighted closeness, "
+    "per alpha; edge weight = number of transactions between two actors) beside the value "
+    "it captured in the snapshot's period and in the period of its next snapshot — the "
+    "data of Proposition 4, read as a prediction: closeness at t against captured value at "
+    "t + 1. The same measures on the value-weighted network are secondary columns.",
     {
         "period": "period of the centrality snapshot",
         "t": "day of the snapshot",
         "firm_id": "firms.firm_id",
         "alpha": "Opsahl's tuning parameter (0: hop counts, 1: inverse weights)",
-        "degree": "edges of the firm (count)",
-        "strength": "summed edge weights: value moved through the firm (value units)",
-        "generalized_degree": "degree^(1 - alpha) x strength^alpha",
-        "closeness": "raw Freeman/Opsahl closeness 1 / sum of distances within the firm's "
-                     "component",
-        "harmonic_closeness": "sum of 1 / distance over all other nodes",
+        "degree": "distinct actors the firm has interacted with (count)",
+        "strength": "summed edge weights of the interaction network: the firm's "
+                    "transactions (count)",
+        "generalized_degree": "degree^(1 - alpha) x strength^alpha (interaction network)",
+        "closeness": "raw Freeman/Opsahl closeness on the interaction network, 1 / sum of "
+                     "distances within the firm's component",
+        "harmonic_closeness": "sum of 1 / distance over all other nodes (interaction "
+                              "network)",
+        "strength_value": "secondary: summed edge weights of the value-weighted network, "
+                          "the value moved through the firm (value units)",
+        "closeness_value": "secondary: raw closeness on the value-weighted network (its "
+                           "weights contain the value the firm captured)",
+        "harmonic_closeness_value": "secondary: harmonic closeness on the value-weighted "
+                                    "network",
         "captured_value": "firm revenue since its entry (value units)",
-        "captured_period": "firm revenue in the period (value units)",
+        "captured_period": "firm revenue in the snapshot's period (value units)",
+        "captured_next_period": "firm revenue in the period of the next snapshot (t + 1 "
+                                "when network.centrality_every = 1): the value closeness "
+                                "should predict (value units; NULL at the last snapshot "
+                                "and when the firm is not in the next one: it exited)",
         "closeness_rank": "rank of the firm by closeness within (period, alpha), 1 = closest",
         "captured_rank": "rank of the firm by captured_value within (period, alpha), 1 = most",
         "topic": "the firm's focus topic (NULL if the run ended before firms were written)",
@@ -318,48 +360,88 @@ V_FIRM_CLOSENESS = View(
     """
 SELECT c.period, c.t, c.node AS firm_id, c.alpha, c.degree, c.strength,
        c.generalized_degree, c.closeness, c.harmonic_closeness,
+       c.strength_value, c.closeness_value, c.harmonic_closeness_value,
        c.captured_value, c.captured_period,
+       CASE WHEN LEAD(c.period) OVER w = s.next
+            THEN LEAD(c.captured_period) OVER w END AS captured_next_period,
        RANK() OVER (PARTITION BY c.period, c.alpha ORDER BY c.closeness DESC)
          AS closeness_rank,
        RANK() OVER (PARTITION BY c.period, c.alpha ORDER BY c.captured_value DESC)
          AS captured_rank,
        f.topic, f.data_driven
 FROM centrality AS c
+JOIN (SELECT period, LEAD(period) OVER (ORDER BY period) AS next
+      FROM (SELECT DISTINCT period FROM centrality)) AS s ON s.period = c.period
 LEFT JOIN firms AS f ON f.firm_id = c.node
-WHERE c.node_type = 'firm'""",
+WHERE c.node_type = 'firm'
+WINDOW w AS (PARTITION BY c.node_type, c.node, c.alpha ORDER BY c.period)""",
 )
 
 V_CLOSENESS_CORRELATION = View(
     "v_closeness_correlation",
-    "Proposition 4 in one row per snapshot and alpha: the correlation across active firms "
-    "between closeness and captured value (Pearson on values, Spearman on average ranks). "
-    "Positive: closer firms capture more, as the paper expects.",
+    "Proposition 4 as a prediction, one row per snapshot and alpha: across the firms active "
+    "at this snapshot and at the next, the correlation between closeness on the network of "
+    "interactions now and the value each firm captures in the period of its next snapshot "
+    "(Pearson on values, Spearman on average ranks). Firms that exit before the next "
+    "snapshot drop out; the last snapshot has no prediction. Positive: closer firms go on "
+    "to capture more, as the paper expects. spearman_value_weighted keeps the first "
+    "model's reading as a secondary measure: value-weighted closeness against the value "
+    "captured so far, at the same snapshot — close to an identity, since that network's "
+    "weights are the captured value.",
     {
-        "period": "period of the centrality snapshot",
+        "period": "period t of the centrality snapshot (closeness is measured here)",
         "alpha": "Opsahl's tuning parameter",
         "firms": "active firms in the snapshot (count)",
-        "pearson": "Pearson correlation of closeness and captured_value (-1..1; NULL when "
-                   "either does not vary)",
-        "spearman": "Spearman rank correlation of closeness and captured_value (-1..1)",
-        "pearson_harmonic": "Pearson correlation of harmonic closeness and captured_value",
+        "firms_next": "of those, firms still active at the next snapshot: the sample of the "
+                      "prediction (count)",
+        "pearson": "Pearson correlation of closeness at t and captured value at t + 1 "
+                   "(-1..1; NULL when either does not vary or no firm has a next snapshot)",
+        "spearman": "Spearman rank correlation of closeness at t and captured value at "
+                    "t + 1 (-1..1)",
+        "pearson_harmonic": "Pearson correlation of harmonic closeness at t and captured "
+                            "value at t + 1",
+        "spearman_value_weighted": "secondary, same snapshot: Spearman correlation of "
+                                   "closeness on the value-weighted network and the value "
+                                   "captured so far (-1..1)",
     },
     """
-WITH f AS (
-  SELECT period, alpha, closeness AS x, harmonic_closeness AS h, captured_value AS y,
-         RANK() OVER (PARTITION BY period, alpha ORDER BY closeness)
-           + (COUNT(*) OVER (PARTITION BY period, alpha, closeness) - 1) / 2.0 AS rx,
-         RANK() OVER (PARTITION BY period, alpha ORDER BY captured_value)
-           + (COUNT(*) OVER (PARTITION BY period, alpha, captured_value) - 1) / 2.0 AS ry
-  FROM centrality WHERE node_type = 'firm'),
+WITH snapshots AS (
+  SELECT period, LEAD(period) OVER (ORDER BY period) AS next
+  FROM (SELECT DISTINCT period FROM centrality)),
+s AS (
+  SELECT c.period, c.alpha, c.closeness AS x, c.harmonic_closeness AS h,
+         CASE WHEN LEAD(c.period) OVER w = n.next THEN LEAD(c.captured_period) OVER w END
+           AS y,
+         c.closeness_value AS xv, c.captured_value AS yv
+  FROM centrality AS c JOIN snapshots AS n ON n.period = c.period
+  WHERE c.node_type = 'firm'
+  WINDOW w AS (PARTITION BY c.node_type, c.node, c.alpha ORDER BY c.period)),
+f AS (
+  SELECT period, alpha, y IS NOT NULL AS paired,
+         CASE WHEN y IS NOT NULL THEN x END AS x, CASE WHEN y IS NOT NULL THEN h END AS h, y,
+         CASE WHEN y IS NOT NULL THEN
+           RANK() OVER (PARTITION BY period, alpha, y IS NULL ORDER BY x)
+           + (COUNT(*) OVER (PARTITION BY period, alpha, y IS NULL, x) - 1) / 2.0 END AS rx,
+         CASE WHEN y IS NOT NULL THEN
+           RANK() OVER (PARTITION BY period, alpha, y IS NULL ORDER BY y)
+           + (COUNT(*) OVER (PARTITION BY period, alpha, y IS NULL, y) - 1) / 2.0 END AS ry,
+         RANK() OVER (PARTITION BY period, alpha ORDER BY xv)
+           + (COUNT(*) OVER (PARTITION BY period, alpha, xv) - 1) / 2.0 AS rxv,
+         RANK() OVER (PARTITION BY period, alpha ORDER BY yv)
+           + (COUNT(*) OVER (PARTITION BY period, alpha, yv) - 1) / 2.0 AS ryv
+  FROM s),
 d AS (
-  SELECT period, alpha,
+  SELECT period, alpha, paired,
          x - AVG(x) OVER p AS dx, h - AVG(h) OVER p AS dh, y - AVG(y) OVER p AS dy,
-         rx - AVG(rx) OVER p AS drx, ry - AVG(ry) OVER p AS dry
+         rx - AVG(rx) OVER p AS drx, ry - AVG(ry) OVER p AS dry,
+         rxv - AVG(rxv) OVER p AS drxv, ryv - AVG(ryv) OVER p AS dryv
   FROM f WINDOW p AS (PARTITION BY period, alpha))
-SELECT period, alpha, COUNT(*) AS firms,
+SELECT period, alpha, COUNT(*) AS firms, SUM(paired) AS firms_next,
        SUM(dx * dy) / NULLIF(SQRT(SUM(dx * dx) * SUM(dy * dy)), 0) AS pearson,
        SUM(drx * dry) / NULLIF(SQRT(SUM(drx * drx) * SUM(dry * dry)), 0) AS spearman,
-       SUM(dh * dy) / NULLIF(SQRT(SUM(dh * dh) * SUM(dy * dy)), 0) AS pearson_harmonic
+       SUM(dh * dy) / NULLIF(SQRT(SUM(dh * dh) * SUM(dy * dy)), 0) AS pearson_harmonic,
+       SUM(drxv * dryv) / NULLIF(SQRT(SUM(drxv * drxv) * SUM(dryv * dryv)), 0)
+         AS spearman_value_weighted
 FROM d GROUP BY period, alpha""",
 )
 
