@@ -92,7 +92,7 @@ class Production(Section):
     obsolescence: NonNeg = Field(0.01, description="rho: rate per day at which S obsolesces",
                                  le=100.0)
     reciprocity: NonNeg = Field(
-        1.0, description="psi: how much a user's wish to share follows the sharing rate she "
+        1.5, description="psi: how much a user's wish to share follows the sharing rate she "
                          "observed last period (conditional cooperation)", le=10.0)
     share_cost: NonNeg = Field(
         0.25, description="c: what sharing costs the sharer (lost exclusivity), in the units "

@@ -18,7 +18,7 @@ behaviour vs. knowledge hiding). Sharing costs the sharer ``share_time`` days of
 
 Sharing is a public-goods dilemma among heterogeneous conditional cooperators (Fischbacher &
 Gächter 2010). Each period every user weighs sharing:
-``U_i = psi r + g + reputation x log(1 + community growth_i) - share_cost``, with r the sharing
+``U_i = psi r + g + reputation x log(1 + w x community growth_i) - share_cost``, with r the sharing
 rate she observed last period and g the government's guidance (its reward's utility while it
 guides), and wishes to share when ``U_i >= theta_i``, her personal threshold. Her propensity
 moves toward the wish: ``sigma_i += adaptation x (wish_i - sigma_i)``. With ``theta ~ Beta`` the
@@ -140,7 +140,8 @@ class ValueProduction:
         """Conditional cooperation: move each sigma_i toward this period's wish to share."""
         cfg, world = self.ctx.scenario.production, self.ctx.world
         users = world.users
-        growth = np.maximum(users.community_size - users.community_before, 0)
+        # reputation: the represented audience a sharer gained (MODEL.md §9.1)
+        growth = world.weight * np.maximum(users.community_size - users.community_before, 0)
         utility = (cfg.reciprocity * self.sharing_rate + world.counters.guidance
                    + cfg.reputation * np.log1p(growth) - cfg.share_cost)
         wish = (utility >= users.threshold).astype(np.float64)

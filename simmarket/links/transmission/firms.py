@@ -18,12 +18,11 @@ producer to buyer, with no licensing and no derivatives.
 
 Firms are sampled like users (MODEL.md §9.1): ``firms.initial`` and ``firms.entry_rate`` are
 per 10,000 users, so the simulated firms stand for the represented marketplace's firms in the
-same proportion as the agents for its people. A firm's money (capital, threshold, costs,
-offline income, the licence minimum) is stated for a market of 10,000 users and scaled by the
-market the simulation samples (``m = n / 10,000``): the audiences a firm's derivatives reach,
-and so its revenues and the fees it pays, grow with the simulated market, and the money they
-are weighed against grows with it — equivalently, represented revenue against represented
-costs. An original is re-created once: the first firm to take it (licensing it, or copying
+same proportion as the agents for its people. A firm's budget (capital, financing threshold,
+running cost, offline income, data cost) is stated for a market of 10,000 users and scaled by
+the market the simulation samples (``m = n / 10,000``), since the audience a firm serves grows
+with it; what one derivative costs and earns (re-creation cost, licence fee) is per item, as an
+item's audience is. An original is re-created once: the first firm to take it (licensing it, or copying
 it where IP is unprotected) fills its niche, so firms of a topic work down its ranking rather
 than crowding its top items — and how deep they go depends on firms per item, a ratio that
 does not change with n. Entry is a Poisson process whose rate rises
@@ -182,8 +181,8 @@ class FirmsLink:
         uplift = 1.0 + fees.quality_uplift
         expected = ((1.0 - sc.encounter.platform_fee) * per_conn * uplift * (recent + 1)
                     * fees.revenue_horizon)
-        fee = ip * (fees.license_rate * expected + fees.license_minimum * self._per_10k)
-        cost = fees.recreation_cost * (1.0 + ip) * self._per_10k
+        fee = ip * (fees.license_rate * expected + fees.license_minimum)
+        cost = fees.recreation_cost * (1.0 + ip)
         if expected <= fee + cost or firms.capital[firm] < fee + cost:
             return
         firms.capital[firm] -= fee + cost
