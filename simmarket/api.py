@@ -70,7 +70,9 @@ def as_config(config: Config | Mapping | str | Path | None,
 def run(config: Config | Mapping | str | Path | None = None, *,
         overrides: Mapping[str, Any] | None = None, out: str | Path | None = None,
         store: Literal["sqlite", "memory"] = "sqlite", force: bool = False,
-        progress: ProgressFn | None = None, handle_signals: bool = True) -> RunResult:
+        progress: ProgressFn | None = None, handle_signals: bool = True,
+        pause_at: float | None = None,
+        on_pause: Callable[[Model], None] | None = None) -> RunResult:
     """Simulate one scenario.
 
     ``overrides`` sets dotted keys (``{"users.n": 800}``), validated like the file. With
@@ -80,6 +82,8 @@ def run(config: Config | Mapping | str | Path | None = None, *,
     ``handle_signals`` (main thread only) Ctrl-C and SIGTERM stop the run cleanly: what was
     simulated is kept and the run's status is ``interrupted``. A scenario that would need
     more than half of this machine's memory is refused (:class:`ConfigError`) up front.
+    ``pause_at``/``on_pause``: call ``on_pause(model)`` once every event before that day is
+    simulated, then go on (:meth:`Model.run`; the experiments' fork at a policy date).
     """
     cfg = as_config(config, overrides)
     check_resources(cfg.scenario)  # refuse what no run can honour before creating anything
@@ -87,7 +91,8 @@ def run(config: Config | Mapping | str | Path | None = None, *,
     with _stop_on_signals(handle_signals) as stop_requested:
         recorder = _recorder(cfg, store, out, force)
         try:
-            return _simulate(cfg, recorder, progress, stop_requested, started)
+            return _simulate(cfg, recorder, progress, stop_requested, started,
+                             pause_at, on_pause)
         finally:
             if isinstance(recorder, SQLiteRecorder):
                 recorder.close()
@@ -114,11 +119,14 @@ def _recorder(cfg: Config, store: str, out: str | Path | None, force: bool) -> R
 
 
 def _simulate(cfg: Config, recorder: Recorder, progress: ProgressFn | None,
-              stop_requested: Callable[[], bool], started: float) -> RunResult:
+              stop_requested: Callable[[], bool], started: float,
+              pause_at: float | None = None,
+              on_pause: Callable[[Model], None] | None = None) -> RunResult:
     model: Model | None = None
     try:
         model = Model(cfg.scenario, cfg.seed, recorder)
-        status = model.run(on_progress=progress, should_stop=stop_requested)
+        status = model.run(on_progress=progress, should_stop=stop_requested,
+                           pause_at=pause_at, on_pause=on_pause)
         recorder.checkpoint(model.env.now)
         summary = headlines_from_rows(recorder.tables)
         if isinstance(recorder, SQLiteRecorder):

@@ -1,6 +1,7 @@
 """The experiment subcommands of the CLI: experiment, propositions, sensitivity.
 
     simmarket experiment DESIGN.toml --out DIR [--jobs N] [--dask ADDRESS|local] [--resume]
+                         [--no-fork]
     simmarket propositions [--reps R] [--users N] [--days D] [--jobs J] [--out DIR]
     simmarket sensitivity DESIGN.toml --method morris|sobol [--n N] [--out DIR]
 
@@ -43,6 +44,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="continue DIR's experiment (refused if DIR holds none)")
     e.add_argument("--force", action="store_true",
                    help="start DIR over if it holds another design's experiment")
+    e.add_argument("--no-fork", action="store_true",
+                   help="replay the days before a policy factor's day in every run instead "
+                        "of simulating them once and forking there")
     _where(e)
     p = sub.add_parser("propositions", help="test the seven propositions of the model")
     p.add_argument("--reps", type=int, default=None, help="replications per design point")
@@ -91,7 +95,7 @@ def _check_where(args: argparse.Namespace) -> None:
 def _experiment(args: argparse.Namespace, err: Console) -> int:
     from simmarket.experiments.design import DesignError, load_design, validate_configs
     from simmarket.experiments.display import run_progress, summary_table
-    from simmarket.experiments.evaluators import make_evaluator
+    from simmarket.experiments.fork import choose_evaluator
     from simmarket.experiments.runner import read_summary, run_experiment
 
     _check_where(args)
@@ -101,7 +105,7 @@ def _experiment(args: argparse.Namespace, err: Console) -> int:
                           "(low/high ranges are for simmarket sensitivity)")
     validate_configs(design)
     out = Path(args.out or Path("results") / design.name)
-    evaluator = make_evaluator(args.jobs, args.dask)
+    evaluator = choose_evaluator(design, args.jobs, args.dask, fork=not args.no_fork)
     try:
         with run_progress(err, design.name, args.quiet) as hooks:
             result = run_experiment(design, out, evaluator, force=args.force,

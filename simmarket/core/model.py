@@ -65,8 +65,16 @@ class Model:
 
     # -- running ------------------------------------------------------------------------
     def run(self, on_progress: Callable[[float, int], None] | None = None,
-            should_stop: Callable[[], bool] = lambda: False) -> str:
-        """Run to the horizon; returns "completed" or "interrupted" (final tables written)."""
+            should_stop: Callable[[], bool] = lambda: False, *,
+            pause_at: float | None = None,
+            on_pause: Callable[[Model], None] | None = None) -> str:
+        """Run to the horizon; returns "completed" or "interrupted" (final tables written).
+
+        With ``pause_at`` and ``on_pause``, the run stops once every event strictly before
+        ``pause_at`` is processed (a policy change at that day has not happened yet), calls
+        ``on_pause(self)`` and goes on. Where the chunks of ``env.run`` end changes nothing
+        in what is simulated, so a paused run is the run that was not paused (what forking
+        at a policy date relies on, :mod:`simmarket.experiments.fork`)."""
         env = self.env
         self.clock.begin()
         self.firms.start()
@@ -76,6 +84,8 @@ class Model:
             env.process(proc)
         horizon = self.scenario.horizon_days
         chunk = horizon / 400.0
+        if pause_at is None or pause_at >= horizon:
+            on_pause = None  # nothing to pause for
         status = "completed"
         while not self.clock.done.triggered:
             if should_stop():
@@ -83,6 +93,12 @@ class Model:
                 self.clock.close_partial()
                 break
             target = env.now + chunk
+            if on_pause is not None and target >= pause_at:
+                if pause_at > env.now:
+                    env.run(until=pause_at)
+                on_pause(self)
+                on_pause = None
+                continue
             env.run(until=self.clock.done if target >= horizon else target)
             if on_progress:
                 on_progress(env.now, self.recorder.events_emitted)

@@ -15,6 +15,13 @@ seed at every point (common random numbers), so differences between points are p
     [[factors]]
     key = "tech.access_share"
     values = [0.3, 1.0]                     # or low/high ranges for sensitivity analysis
+    [[factors]]                             # a policy from a day: each value becomes a
+    key = "policy.regulation.antitrust"     # [[policy.schedule]] entry {day, lever, value}
+    day = 60                                # appended to the scenario's schedule
+    values = [0.0, 0.2]
+
+Runs that differ only by a policy factor's value are identical before its day, which
+:mod:`simmarket.experiments.fork` uses to simulate that prefix once.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from simmarket.config import ConfigError, config_from_dict
+from simmarket.config.levers import LEVERS
 
 EVENT_DETAIL = ("all", "core", "none")
 TOP_KEYS = {"name", "scenario", "scenarios", "replications", "seed", "events", "set",
@@ -44,12 +52,21 @@ class DesignError(ValueError):
 
 @dataclass(frozen=True)
 class Factor:
-    """A config key that varies: over listed ``values``, or over a range ``low``..``high``."""
+    """A config key that varies: over listed ``values``, or over a range ``low``..``high``.
+
+    A *policy factor* has a ``day`` and a key ``policy.<lever>``: its value is the lever's
+    value from that day on, a ``[[policy.schedule]]`` entry appended to the scenario's."""
 
     key: str
     values: tuple[Any, ...] = ()
     low: float | None = None
     high: float | None = None
+    day: float | None = None
+
+    @property
+    def lever(self) -> str | None:
+        """The lever a policy factor changes (None for a plain config key)."""
+        return None if self.day is None else self.key.removeprefix("policy.")
 
     @property
     def is_range(self) -> bool:
@@ -131,8 +148,16 @@ class Design:
     def config(self, point: Point, seed: int) -> dict[str, Any]:
         """The run's config: scenario, then ``[set]``, then the point's values, then seed."""
         data = copy.deepcopy(self.scenarios[point.scenario])
-        for key, value in {**self.overrides, **point.values}.items():
-            assign(data, key, value)
+        policies = {f.key: f for f in self.factors if f.day is not None}
+        values = {**self.overrides, **point.values}
+        for key, value in values.items():
+            if key not in policies:
+                assign(data, key, value)
+        for key, factor in policies.items():  # after [set]: a set schedule comes first
+            if key in values:
+                policy = data.setdefault("policy", {})
+                policy["schedule"] = [*policy.get("schedule", []), {
+                    "day": factor.day, "lever": factor.lever, "value": values[key]}]
         data["seed"] = seed
         return data
 
@@ -279,10 +304,13 @@ def _factor(entry: Any, i: int, path: Path) -> Factor:
     where = f"{path}: factors[{i}]"
     if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
         raise DesignError(f"{where}: needs key = \"section.name\"")
-    extra = sorted(set(entry) - {"key", "values", "low", "high"})
+    extra = sorted(set(entry) - {"key", "values", "low", "high", "day"})
     if extra:
-        raise DesignError(f"{where}: unknown field {extra[0]!r} (key, values, low, high)")
+        raise DesignError(f"{where}: unknown field {extra[0]!r} (key, values, low, high, "
+                          "day)")
     key = entry["key"]
+    if "day" in entry or (key.startswith("policy.") and key != "policy.schedule"):
+        return _policy_factor(entry, key, where)
     if "values" in entry:
         values = entry["values"]
         if not isinstance(values, list) or not values:
@@ -294,6 +322,27 @@ def _factor(entry: Any, i: int, path: Path) -> Factor:
     if not low < high:
         raise DesignError(f"{where} ({key}): low = {low} must be below high = {high}")
     return Factor(key, (), float(low), float(high))
+
+
+def _policy_factor(entry: dict[str, Any], key: str, where: str) -> Factor:
+    """``key = "policy.<lever>"``, ``day`` and ``values``: the lever from that day on."""
+    lever = key.removeprefix("policy.")
+    if not key.startswith("policy.") or lever not in LEVERS:
+        raise DesignError(f"{where} ({key}): a factor with a day needs key = "
+                          f"\"policy.<lever>\", a lever of {', '.join(LEVERS)}")
+    day = entry.get("day")
+    if day is None:
+        raise DesignError(f"{where} ({key}): a policy factor needs day = <the day it "
+                          "starts>")
+    if isinstance(day, bool) or not isinstance(day, int | float) or not day >= 0:
+        raise DesignError(f"{where} ({key}): day = {day!r}: expected a number >= 0")
+    values = entry.get("values")
+    if not isinstance(values, list) or not values or "low" in entry or "high" in entry:
+        raise DesignError(f"{where} ({key}): a policy factor needs values = [...] "
+                          "(no low/high)")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        raise DesignError(f"{where} ({key}): values must be numbers")
+    return Factor(key, tuple(float(v) for v in values), day=float(day))
 
 
 def _short(value: Any) -> str:

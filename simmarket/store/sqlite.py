@@ -43,6 +43,10 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 BALLAST_BYTES = 256 * 1024
 
 
+#: Connections a forked branch inherited from its writer: kept, never used or closed.
+_INHERITED: list[sqlite3.Connection] = []
+
+
 class StoreError(RuntimeError):
     """The database cannot be created or written (exists, not ours, locked, disk full...)."""
 
@@ -180,6 +184,51 @@ class SQLiteRecorder(Recorder):
 
     def _transaction(self):
         return _Transaction(self.conn, self.path)
+
+    # -- a branch -------------------------------------------------------------------------
+    def continue_into(self, path: str | Path, *, config: dict[str, Any] | None = None) -> None:
+        """Go on writing this run into a copy of its database at ``path`` (in a process
+        forked from the writer: the experiments' fork at a policy date).
+
+        Call it after a :meth:`checkpoint` with nothing written since: the copy is made with
+        SQLite's backup API from a read-only connection, so it holds exactly what the writer
+        committed. The copy gets its own ``<copy>.lock`` and the same ``runs`` row (with
+        ``config``, if given, as the branch's resolved config), and is put in place like a
+        new run's database. The writer's file is not touched: its inherited connection is
+        never used or closed here (closing a WAL connection may checkpoint into the
+        writer's file; a forked branch ends with ``os._exit``), and its lock is closed
+        without unlocking (the lock belongs to the open file the writer still holds)."""
+        if self._buffer or self._pending:
+            raise StoreError("continue_into needs a checkpoint first: rows are still buffered")
+        source = self.path
+        path = Path(path)
+        check_output(path, force=True)
+        lock = _take_lock(path)
+        inherited, old_lock = self.conn, self._lock
+        _INHERITED.append(inherited)
+        self.conn, self._lock, self.path = None, lock, path
+        self._creating, self._placed = creating_path(path), False
+        if old_lock is not None:
+            os.close(old_lock)
+        try:
+            _clear_the_way(path, True)
+            _remove(self._creating)
+            src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                self.conn = sqlite3.connect(self._creating, isolation_level=None)
+                src.backup(self.conn)
+            finally:
+                src.close()
+            self.conn.execute("PRAGMA journal_mode=DELETE")
+            if config is not None:
+                self.conn.execute("UPDATE runs SET config = ? WHERE run_id = 1",
+                                  (json.dumps(config, sort_keys=True),))
+            self._put_in_place()
+        except BaseException as exc:
+            self._abandon()
+            if isinstance(exc, OSError | sqlite3.Error):
+                raise StoreError(f"cannot create {path}: {_reason(exc)}") from None
+            raise
 
     # -- the end ------------------------------------------------------------------------------
     def finish(self, status: str, *, t_reached: float, message: str | None = None,
