@@ -95,13 +95,13 @@ class Production(Section):
         1.5, description="psi: how much a user's wish to share follows the sharing rate she "
                          "observed last period (conditional cooperation)", le=10.0)
     share_cost: NonNeg = Field(
-        0.25, description="c: what sharing costs the sharer (lost exclusivity), in the units "
+        0.4, description="c: what sharing costs the sharer (lost exclusivity), in the units "
                           "of the sharing threshold", le=10.0)
     share_time: NonNeg = Field(
         0.1, description="days a shared knowledge flow takes to write up (the creator's next "
                          "item waits)", le=365.0)
     reputation: NonNeg = Field(
-        0.1, description="weight of the reputation return: log(1 + community growth last "
+        0.02, description="weight of the reputation return: log(1 + community growth last "
                          "period) of the would-be sharer", le=10.0)
     adaptation: Unit = Field(
         0.3, description="share of the gap to the sharing decision closed per period")
