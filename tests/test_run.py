@@ -15,12 +15,19 @@ import simmarket
 from simmarket.store.schema import EVENT_KINDS
 from simmarket.store.sqlite import StoreError
 
-#: Levers set so that every mechanism fires within a short run.
+#: Levers set so that every mechanism fires within a short run. Firms (100 per 10,000 users:
+#: about 6 among 600) hold enough capital to license and re-create, and running costs break
+#: the poorer ones. Sharing starts near 1 and collapses (sharing costs more than anything it
+#: returns, adaptation 1): the government withdraws after the first period above target and
+#: re-enters after the next, below it.
 EVERYTHING = {
-    "firms": {"capital_median": 20.0, "capital_sigma": 1.5, "financing_threshold": 0.0,
-              "running_cost": 2.0, "outside_income": 0.0},
+    "firms": {"initial": 100.0, "capital_median": 1000.0, "capital_sigma": 1.5,
+              "financing_threshold": 0.0, "running_cost": 20.0, "outside_income": 0.0,
+              "data_driven_share": 1.0},
+    "users": {"sharing_a": 50.0, "sharing_b": 1.0},
+    "production": {"share_cost": 2.0, "adaptation": 1.0},
     "regulation": {"leak_rate": 1.0, "privacy_protection": 0.0, "antitrust": 0.5},
-    "government": {"target_sharing": 0.0, "withdraw_after": 3, "violation_rate": 0.3,
+    "government": {"target_sharing": 0.5, "withdraw_after": 1, "violation_rate": 0.3,
                    "moderation": 1.0},
     "policy": {"schedule": [{"day": 10, "lever": "tech.interoperability", "value": 0.9}]},
 }
@@ -39,6 +46,9 @@ def test_every_event_kind_appears_when_its_mechanism_fires(tmp_path):
     conn = run_small(tmp_path / "all.db", EVERYTHING)
     kinds = {k for (k,) in conn.execute("SELECT DISTINCT kind FROM events")}
     assert kinds == set(EVENT_KINDS), set(EVENT_KINDS) ^ kinds
+    government = conn.execute("SELECT t, kind FROM events WHERE kind LIKE 'government_%' "
+                              "ORDER BY event_id").fetchall()
+    assert government[:2] == [(7.0, "government_withdrew"), (14.0, "government_reentered")]
 
 
 def test_same_config_and_seed_give_identical_event_logs(tmp_path):
