@@ -22,10 +22,10 @@ same proportion as the agents for its people. A firm's budget (capital, financin
 running cost, offline income, data cost) is stated for a market of 10,000 users and scaled by
 the market the simulation samples (``m = n / 10,000``), since the audience a firm serves grows
 with it; what one derivative costs and earns (re-creation cost, licence fee) is per item, as an
-item's audience is. An original is re-created once: the first firm to take it (licensing it, or copying
-it where IP is unprotected) fills its niche, so firms of a topic work down its ranking rather
-than crowding its top items — and how deep they go depends on firms per item, a ratio that
-does not change with n. Entry is a Poisson process whose rate rises
+item's audience is. An original is re-created once: the first firm to take it (licensing it,
+or copying it where IP is unprotected) fills its niche, so firms of a topic work down its
+ranking rather than crowding its top items — and how deep they go depends on firms per item,
+a ratio that does not change with n. Entry is a Poisson process whose rate rises
 with venture capital and falls with regulatory uncertainty; an entrant needs capital above a
 financing threshold that rises with the concentration of firm revenue (HHI).
 
@@ -61,6 +61,7 @@ class FirmsLink:
         self._conversion = s.block("firms", "conversion")
         self.hhi_last = 0.0
         self._per_10k = ctx.scenario.users.n / 10_000.0  # m: market sampled, per 10,000
+        self._budget = self._per_10k  # what a firm's capital and daily flows are scaled by
         self._waiting = False
         self._entry_proc: simpy.Process | None = None
         self.start_period()
@@ -83,7 +84,7 @@ class FirmsLink:
 
     def _draw_capital(self) -> float:
         sc = self.ctx.scenario
-        return self._per_10k * float(self._capital.lognormal(
+        return self._budget * float(self._capital.lognormal(
             math.log(sc.firms.capital_median * max(sc.capital.vc_supply, 1e-9)),
             sc.firms.capital_sigma))
 
@@ -108,7 +109,7 @@ class FirmsLink:
                 continue
             self._waiting = False
             capital = self._draw_capital()
-            threshold = self._per_10k * sc.firms.financing_threshold * (
+            threshold = self._budget * sc.firms.financing_threshold * (
                 1.0 + sc.capital.concentration * self.hhi_last / 10_000.0)
             if capital >= threshold:
                 self._enter(capital)
@@ -139,7 +140,7 @@ class FirmsLink:
         while firms.is_active(firm):
             yield env.timeout(cfg.scan_interval)
             driven = bool(firms.data_driven[firm])
-            firms.capital[firm] += self._per_10k * (
+            firms.capital[firm] += self._budget * (
                 cfg.outside_income - cfg.running_cost - cfg.data_cost * driven) * cfg.scan_interval
             if driven and not firms.barred[firm] and not self.ctx.world.industrial:
                 self.scan(firm)
