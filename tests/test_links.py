@@ -811,7 +811,8 @@ def test_firms_are_counted_per_10000_users_and_rounded_stochastically():
 
 def test_industrial_firms_do_not_scan():
     """In the industrial counterfactual value runs along a chain: a data-driven firm makes no
-    derivative of the very item it re-creates in metaverse mode, but still pays its costs."""
+    derivative of the very item it re-creates in metaverse mode, and pays for no platform data
+    it could not use (only the metaverse firm pays the data cost)."""
     for mode, made in (("metaverse", 1), ("industrial", 0)):
         ctx, link, _ = _firm_world(0.0, extra={"mode": mode,
                                                "firms": {"scan_interval": 1.0}})
@@ -820,7 +821,8 @@ def test_industrial_firms_do_not_scan():
         assert firms.derivatives[0] == link.derivatives == made
         assert events(ctx, "derivative_created").shape[0] == made
         pay = firms.capital[0] - 100.0 + (2.0 if made else 0.0)
-        assert pay == pytest.approx(-ctx.scenario.firms.data_cost * M, rel=1e-9)
+        data_cost = ctx.scenario.firms.data_cost * M if made else 0.0
+        assert pay == pytest.approx(-data_cost, rel=1e-9, abs=1e-12)
 
 
 def test_convert_firms_brings_traditional_firms_to_the_levers_share():

@@ -86,11 +86,6 @@ def _run_suite(tmp_path, reps, users, days):
     return rows
 
 
-def test_the_real_suite_at_a_tiny_size(tmp_path):
-    _run_suite(tmp_path, 2, 150, 14)
-
-
-@pytest.mark.slow
 def test_the_real_suite_at_ci_size(tmp_path):
     """simmarket propositions --reps 3 --users 800 --days 60 (the issue's CI size)."""
     _run_suite(tmp_path, 3, 800, 60)

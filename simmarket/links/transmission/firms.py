@@ -139,10 +139,11 @@ class FirmsLink:
         env, cfg, firms = self.ctx.env, self.ctx.scenario.firms, self.ctx.world.firms
         while firms.is_active(firm):
             yield env.timeout(cfg.scan_interval)
-            driven = bool(firms.data_driven[firm])
+            # in the industrial chain there is no platform data to pay for, or to use
+            driven = bool(firms.data_driven[firm]) and not self.ctx.world.industrial
             firms.capital[firm] += self._budget * (
                 cfg.outside_income - cfg.running_cost - cfg.data_cost * driven) * cfg.scan_interval
-            if driven and not firms.barred[firm] and not self.ctx.world.industrial:
+            if driven and not firms.barred[firm]:
                 self.scan(firm)
             if firms.capital[firm] < 0.0:
                 firms.t_exited[firm] = env.now
