@@ -12,5 +12,6 @@ from helpers import run_small
 def small_db(tmp_path_factory) -> Path:
     """One default small run shared by read-only tests."""
     path = tmp_path_factory.mktemp("small") / "small.db"
-    run_small(path).close()
+    # enough firms, with enough capital, that licences and derivatives happen at this size
+    run_small(path, {"firms": {"initial": 150.0, "capital_median": 400.0}}).close()
     return path

@@ -188,19 +188,21 @@ def test_without_government_sharing_decays_unless_thresholds_are_low():
 # -- (c) IP protection: creator income, creation and derivatives ------------------------------
 
 def ip_run(ip: float, income_response: float, seed: int):
-    """Many data-driven firms (400 per 10,000 users, no entry, no data cost, viable offline)
-    scanning twice a week; a royalty of 0.8 of a derivative's expected revenue at ip = 1;
+    """Many data-driven firms (400 per 10,000 users, no entry, no data cost, viable offline,
+    capital enough for the licences they want: 2,000 per 10,000 users of market) scanning
+    twice a week; a royalty of 0.8 of a derivative's expected revenue at ip = 1;
     no government (its rewards and fines would be income too)."""
     return run({
         "seed": seed, "horizon_days": 56, "ip_protection": ip,
         "users": {"n": 500, "activity_median": 0.5, "activity_sigma": 0.3,
                   "creator_a": 0.5, "creator_b": 4.0,
-                  "income_response": income_response, "income_scale": 10.0},
+                  "income_response": income_response, "income_scale": 50.0},
         "production": {"reputation": 0.0},
         "firms": {"initial": 400.0, "entry_rate": 0.0, "data_driven_share": 1.0,
                   "data_cost": 0.0, "outside_income": 1.5, "running_cost": 1.5,
                   "scan_interval": 3.5, "scan_top": 10, "license_rate": 0.8,
-                  "license_minimum": 1.0, "recreation_cost": 2.0},
+                  "license_minimum": 1.0, "recreation_cost": 2.0,
+                  "capital_median": 2000.0, "capital_sigma": 0.0},
         "encounter": {"feed_size": 5},
         "government": {"enabled": False},
     })
@@ -215,19 +217,19 @@ def ip_outcomes(result) -> tuple[float, int, int]:
 
 def test_ip_protection_raises_creation_only_where_creators_respond_to_income():
     """IP protection (paper 001 §二(四)3). Strong protection (ip = 1 vs 0) pays creators
-    licence fees and spares them free copies: creator income doubles (x2.1) and derivatives
+    licence fees and spares them free copies: creator income rises by over half and derivatives
     fall by about 90% in both regions. Only where creators respond to income
-    (``income_response = 3``, ``income_scale = 10``) does it also raise creation (+12%, seed
-    1; +10%, seed 2); with ``income_response = 0`` the same sessions make exactly the same
-    items."""
+    (``income_response = 10``, ``income_scale = 50``) does it also raise creation (+3.7%,
+    seed 1, paired: the same sessions); with ``income_response = 0`` the same sessions make
+    exactly the same items."""
     seed = 1
-    for response in (3.0, 0.0):
+    for response in (10.0, 0.0):
         (inc_open, items_open, der_open), (inc_ip, items_ip, der_ip) = (
             ip_outcomes(ip_run(ip, response, seed)) for ip in (0.0, 1.0))
         assert inc_ip > 1.5 * inc_open
         assert der_ip < 0.5 * der_open
         if response:
-            assert items_ip > 1.04 * items_open  # holds: the upside reaches creation
+            assert items_ip > 1.02 * items_open  # holds: the upside reaches creation
         else:
             assert items_ip == items_open  # fails: income cannot move creation
 

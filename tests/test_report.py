@@ -88,7 +88,8 @@ def test_report_plots_are_real_pngs_with_content(small_db, tmp_path, capsys):
         ink = (img.mean(axis=2) < 0.6).mean()  # share of dark pixels: text, axes, data
         colour = (img.max(axis=2) - img.min(axis=2) > 0.3).mean()  # coloured data marks
         assert ink > 0.005, f"{f.name} looks blank"
-        assert colour > 0.001, f"{f.name} has no coloured data"
+        # a few dozen markers are enough: 600 agents have ~25 communities (few ever create)
+        assert colour > 0.0005, f"{f.name} has no coloured data"
         assert f.name in out
 
 
