@@ -17,7 +17,8 @@ from helpers import ROOT
 from simmarket.store.schema import EVENT_KINDS
 
 #: Kinds whose mechanisms the baseline does not switch on (no policy schedule).
-NOT_IN_BASELINE = {"policy_changed"}
+#: no policy schedule; the guided sharing holds after withdrawal, so no re-entry
+NOT_IN_BASELINE = {"policy_changed", "government_reentered"}
 
 
 def _readme_commands() -> list[str]:
