@@ -156,20 +156,25 @@ def _result(cfg: Config, recorder: Recorder, model: Model, status: str,
 
 @contextmanager
 def _stop_on_signals(enabled: bool) -> Iterator[Callable[[], bool]]:
-    """While running, turn SIGINT/SIGTERM into a request to stop at the next chunk."""
-    flag = threading.Event()
+    """While running, turn SIGINT/SIGTERM into a request to stop at the next chunk.
+
+    The handler only sets a plain flag: it takes no lock, so a second signal arriving while
+    the first is being handled (a Ctrl-C to the group plus one forwarded by a parent) cannot
+    deadlock it, as a ``threading.Event`` can.
+    """
+    requested: list[bool] = []
     if not enabled or threading.current_thread() is not threading.main_thread():
-        yield flag.is_set
+        yield lambda: bool(requested)
         return
 
     def handler(signum, frame):  # noqa: ARG001
-        flag.set()
+        requested.append(True)
 
     previous = {}
     try:
         for s in (signal.SIGINT, signal.SIGTERM):
             previous[s] = signal.signal(s, handler)
-        yield flag.is_set
+        yield lambda: bool(requested)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)

@@ -32,3 +32,18 @@ def run_small(path: Path, extra: dict | None = None) -> sqlite3.Connection:
 
 def scalar(conn: sqlite3.Connection, sql: str, *args: Any) -> Any:
     return conn.execute(sql, args).fetchone()[0]
+
+
+def write(path: Path, text: str) -> Path:
+    """Write a text file (a design, a scenario) and return its path."""
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def rows(db: Path, sql: str) -> list[tuple]:
+    """All rows of one query on a database file."""
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import rows, write
 from scipy import stats
 
 from simmarket.cli.main import main
@@ -33,18 +34,6 @@ key = "tech.access_share"
 values = [0.5, 1.0]
 """
 
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def rows(db: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def outcome_map(db: Path) -> dict[tuple[int, str], float]:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from helpers import rows, write
 
 import simmarket
 from simmarket.experiments import fork
@@ -40,18 +40,6 @@ values = [0.2, 0.6, 1.0]
 EVENT_COLS = "event_id, t, kind, actor_id, actor_type, item_id, counterpart_id, " \
              "counterpart_type, value"
 
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def rows(db: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def content(db: Path) -> dict[str, list[tuple]]:

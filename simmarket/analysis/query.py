@@ -419,14 +419,14 @@ def interruptible(conn: sqlite3.Connection, timeout: float | None = None) -> Ite
     is installed only in the main thread (the only one signals reach).
     """
     deadline = None if timeout is None else time.monotonic() + timeout
-    interrupted = threading.Event()
+    interrupted: list[bool] = []  # a plain flag: a signal handler must take no lock
 
     def on_sigint(signum: int, frame: Any) -> None:  # noqa: ARG001
-        interrupted.set()
+        interrupted.append(True)
         raise KeyboardInterrupt
 
     def progress() -> int:
-        return int(interrupted.is_set()
+        return int(bool(interrupted)
                    or (deadline is not None and time.monotonic() > deadline))
 
     main = threading.current_thread() is threading.main_thread()
@@ -435,7 +435,7 @@ def interruptible(conn: sqlite3.Connection, timeout: float | None = None) -> Ite
     try:
         yield
     except Exception as exc:
-        if interrupted.is_set():
+        if interrupted:
             raise KeyboardInterrupt from None
         if deadline is not None and time.monotonic() > deadline and "interrupt" in str(exc):
             raise QueryTimeout(f"the query was stopped after {timeout:g} s (--timeout "

@@ -188,7 +188,7 @@ class ForkEvaluator:
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(f"{prefix}{suffix}").unlink(missing_ok=True)
         yield from session.records
-        if session.stopped.is_set() or (result is not None and result.status == "interrupted"):
+        if session.stopped or (result is not None and result.status == "interrupted"):
             raise KeyboardInterrupt
         if result is not None:  # the prefix ran to the end without pausing: replay
             for task in group:
@@ -215,7 +215,7 @@ class _Session:
                  index: int):
         self.ev, self.group, self.branches, self.index = evaluator, group, branches, index
         self.records: list[RunRecord] = []
-        self.stopped = threading.Event()
+        self.stopped = False  # a plain flag: signal handlers must take no lock
         self.started = time.perf_counter()
         self._error_fd: int | None = None
 
@@ -228,7 +228,7 @@ class _Session:
         try:
             pending = list(range(len(self.group)))
             while pending or live:
-                while pending and len(live) < self.ev.workers and not self.stopped.is_set():
+                while pending and len(live) < self.ev.workers and not self.stopped:
                     i = pending.pop(0)
                     read, write = os.pipe()
                     pid = os.fork()
@@ -258,7 +258,7 @@ class _Session:
         previous = {}
 
         def handler(signum, frame):
-            self.stopped.set()
+            self.stopped = True
             for pid in list(live):
                 try:
                     os.kill(pid, signum)
