@@ -52,6 +52,11 @@ def network_value(c: int, function: str) -> float:
     return 0.0
 
 
+def _passes(logit: float, u: float, reach: float) -> bool:
+    """The connection rule: u < reach x sigmoid(logit), without overflowing exp."""
+    return logit >= -700.0 and u * (1.0 + math.exp(-logit)) < reach
+
+
 class ConnectionCurve:
     """Value of an item's c-th connection, summed over items by c (final table).
 
@@ -141,11 +146,13 @@ class ValueEncounter:
         owners, kinds, members, n = items.owner, items.owner_type, self.members, self._pairs
         for j, logit, a, u in zip(feed, static, affinity, draws):
             logit += w_s * math.log1p(weight * conns.item(j))  # the live community effect
-            if w_m:
+            passes = _passes(logit, u, reach)
+            # membership is looked up only when the loyalty bonus would change the decision
+            if w_m and passes != _passes(logit + w_m, u, reach):
                 owner = owners.item(j) if kinds.item(j) != OWNER_FIRM else n + owners.item(j)
                 if owner * n + user in members:
-                    logit += w_m
-            if logit < -700.0 or u * (1.0 + math.exp(-logit)) >= reach:
+                    passes = not passes
+            if not passes:
                 continue
             if removed.item(j):
                 continue  # taken down by moderation since the index was built
