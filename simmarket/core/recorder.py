@@ -9,11 +9,17 @@ rows, which are small, so a run's headline figures come from them whatever the s
 
 The event detail of the run (``output.events``) is applied here, once: at ``core`` the
 recorder drops impressions and session starts, at ``none`` every event.
+
+Events arrive one by one (``record``, ``channel``, ``emit``) or as blocks of columns
+(``emit_many`` for one kind at one time; ``emit_columns`` for any rows, kinds and types given
+as integer codes, as a compiled kernel writes them into its buffers). Either way they join
+one buffer, in the order they were recorded, and reach the store as the same rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -76,6 +82,33 @@ class Recorder:
             (t, kind, a, actor_type, i, c, counterpart_type, v) for a, i, c, v in zip(*cols))
         self.maybe_flush()
 
+    def emit_columns(self, t: Any, kind: Any, actor_id: Any, actor_type: Any,
+                     item_id: Any = None, counterpart_id: Any = None,
+                     counterpart_type: Any = None, value: Any = None, *,
+                     kinds: Sequence[str] = (), types: Sequence[str | None] = ()) -> None:
+        """Record a block of events given column-wise, row i being the i-th of each column.
+
+        Each column is an array or a scalar (repeated; at least one is an array). ``kind``,
+        ``actor_type`` and ``counterpart_type`` are names, or integer codes into ``kinds``
+        and ``types``. An integer id below zero is NULL; so is a NaN value (as SQLite stores
+        it). The rows are exactly those ``record`` would get from the same tuples, kept at
+        this run's event detail, in order."""
+        cols = (t, kind, actor_id, actor_type, item_id, counterpart_id, counterpart_type, value)
+        lengths = {len(c) for c in cols if c is not None and np.ndim(c) > 0}
+        if len(lengths) > 1:
+            raise ValueError(f"columns of different lengths: {sorted(lengths)}")
+        if not lengths or self.level == "none":
+            return
+        (n,) = lengths
+        names = _names(kind, kinds, n)
+        rows = zip(column(t, n), names, _ids(actor_id, n), _names(actor_type, types, n),
+                   _ids(item_id, n), _ids(counterpart_id, n),
+                   _names(counterpart_type, types, n), column(value, n))
+        if self.level == "core":
+            rows = compress(rows, [k not in DETAIL_KINDS for k in names])
+        self._buffer.extend(rows)
+        self.maybe_flush()
+
     def maybe_flush(self) -> None:
         if len(self._buffer) >= self.batch_size:
             self.flush()
@@ -117,6 +150,28 @@ class Recorder:
 
     def _write_columns(self, table: str, columns: dict[str, Any]) -> None:
         raise NotImplementedError
+
+
+def _ids(values: Any, n: int) -> list:
+    """An id column as Python ints, negative ids as None (NULL)."""
+    if values is None or np.isscalar(values):
+        return column(None if values is None or values < 0 else values, n)
+    ids = np.asarray(values)
+    out = ids.astype(object)
+    out[ids < 0] = None
+    return out.tolist()
+
+
+def _names(values: Any, names: Sequence[str | None], n: int) -> list:
+    """A kind or type column as names: given as names, or as integer codes into ``names``."""
+    if values is None or isinstance(values, str):
+        return [values] * n
+    if np.isscalar(values):
+        return [names[int(values)]] * n
+    codes = np.asarray(values)
+    if codes.dtype.kind not in "iu":
+        return codes.tolist()
+    return np.asarray(names, dtype=object)[codes].tolist()
 
 
 def column(values: Any, n: int) -> list:

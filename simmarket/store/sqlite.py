@@ -26,17 +26,28 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sqlite_utils
 
 from simmarket.core.recorder import EVENT_COLUMNS, EventRow, Recorder, column
 from simmarket.store.schema import SCHEMA_VERSION, create_indexes, create_schema
 
-_INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?)"
+#: Rows per INSERT statement: one statement of many VALUES rows binds the same values as as
+#: many one-row statements, in the same order (same rowids, same bytes), at about half the
+#: CPU: the sqlite3 module's per-statement work (reset, step, the GIL released and taken
+#: back) is paid once per ROWS_PER_INSERT rows. 256 event rows are 2,048 parameters, well
+#: under SQLite's limit of 32,766 (benchmarks/README.md, "The event writer").
+ROWS_PER_INSERT = 256
+#: Rows of a final table (users, items...) turned into Python objects at a time: the table is
+#: never held as Python objects whole (a million users would be ~600 MB of them).
+FINAL_CHUNK = 16_384
+_MAX_PARAMETERS = 32_766
 SQLITE_MAGIC = b"SQLite format 3\x00"
 #: Bytes reserved in the lock file while a run writes, given back when the disk fills up so
 #: the run can still record that it failed.
@@ -78,6 +89,10 @@ class SQLiteRecorder(Recorder):
         super().__init__(events=events, batch_size=batch_size)
         self.path = Path(path)
         self._pending: list[tuple[str, Sequence[dict[str, Any]]]] = []
+        #: wall seconds spent committing events (batches and checkpoints), and building the
+        #: indexes at the end (for the benchmarks; not written to the database)
+        self.write_seconds = 0.0
+        self.index_seconds = 0.0
         self._lock: int | None = None
         check_output(self.path, force)  # refuse what is in the way before creating anything
         self._lock = _take_lock(self.path)
@@ -151,17 +166,25 @@ class SQLiteRecorder(Recorder):
 
     # -- where rows go --------------------------------------------------------------------
     def _write_events(self, rows: list[EventRow]) -> None:
+        started = time.perf_counter()
         with self._transaction():
-            self.conn.executemany(_INSERT_EVENT, rows)
+            insert_events(self.conn, rows)
+        self.write_seconds += time.perf_counter() - started
 
     def _write_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
         self._pending.append((table, [dict(r) for r in rows]))
 
     def _write_columns(self, table: str, columns: dict[str, Any]) -> None:
         names = list(columns)
-        data = [column(columns[c], len(columns[names[0]])) for c in names]
+        n = len(columns[names[0]])
+        cols = [v if v is None or np.isscalar(v) else np.asarray(v)
+                for v in columns.values()]
         with self._transaction():
-            self.conn.executemany(_insert(table, names), zip(*data))
+            for start in range(0, n, FINAL_CHUNK):
+                m = min(FINAL_CHUNK, n - start)
+                data = [column(v if v is None or np.isscalar(v) else v[start:start + m], m)
+                        for v in cols]
+                insert_rows(self.conn, table, names, list(zip(*data)))
 
     def checkpoint(self, t_reached: float) -> None:
         """Commit the buffered events, the pending period rows and the progress together.
@@ -169,15 +192,16 @@ class SQLiteRecorder(Recorder):
         Nothing is counted as written until the COMMIT succeeds: a commit refused (the disk
         full) leaves the buffers as they were and the file at the previous checkpoint."""
         events = self.events_written + len(self._buffer)
+        started = time.perf_counter()
         with self._transaction():
             if self._buffer:
-                self.conn.executemany(_INSERT_EVENT, self._buffer)
+                insert_events(self.conn, self._buffer)
             for table, rows in self._pending:
                 cols = list(rows[0])
-                self.conn.executemany(_insert(table, cols),
-                                      [tuple(r[c] for c in cols) for r in rows])
+                insert_rows(self.conn, table, cols, [tuple(r[c] for c in cols) for r in rows])
             self.conn.execute("UPDATE runs SET t_reached = ?, events = ? WHERE run_id = 1",
                               (t_reached, events))
+        self.write_seconds += time.perf_counter() - started
         self.events_written = events
         self._buffer.clear()
         self._pending.clear()
@@ -236,12 +260,14 @@ class SQLiteRecorder(Recorder):
         """Commit everything, index the log and record how the run ended."""
         self.checkpoint(t_reached)
         if self.events_written:
+            started = time.perf_counter()
             try:
                 create_indexes(self.db)
             except sqlite3.Error as exc:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise StoreError(f"cannot write {self.path}: {_reason(exc)}") from None
+            self.index_seconds = time.perf_counter() - started
         with self._transaction():
             self.conn.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, t_reached = ?, events = ?, "
@@ -314,8 +340,33 @@ class _Transaction:
         return False
 
 
-def _insert(table: str, cols: list[str]) -> str:
-    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+def insert_events(conn: sqlite3.Connection, rows: Sequence[EventRow]) -> None:
+    """Append event rows (8-tuples in ``EVENT_COLUMNS`` order) to the log, in order, inside
+    the caller's transaction."""
+    insert_rows(conn, "events", EVENT_COLUMNS, rows)
+
+
+def insert_rows(conn: sqlite3.Connection, table: str, cols: Sequence[str],
+                rows: Sequence[tuple]) -> None:
+    """Insert rows (tuples in ``cols`` order) in order: many rows per statement (up to
+    ``ROWS_PER_INSERT``), the remainder one row per statement."""
+    k = max(1, min(ROWS_PER_INSERT, _MAX_PARAMETERS // len(cols)))
+    whole = len(rows) - len(rows) % k if k > 1 else 0
+    if whole:
+        conn.executemany(_insert(table, cols, k), _flat_batches(rows, whole, k))
+    if whole < len(rows):
+        conn.executemany(_insert(table, cols), rows[whole:])
+
+
+def _flat_batches(rows: Sequence[tuple], whole: int, k: int) -> Iterator[list]:
+    """The parameters of each many-row INSERT: k rows, flattened."""
+    for start in range(0, whole, k):
+        yield list(chain.from_iterable(rows[start:start + k]))
+
+
+def _insert(table: str, cols: Sequence[str], rows: int = 1) -> str:
+    values = f"({', '.join('?' for _ in cols)})"
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES {', '.join([values] * rows)}"
 
 
 def _reason(exc: BaseException) -> str:
