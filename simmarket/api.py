@@ -8,6 +8,7 @@ Dask worker calls.
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 import time
@@ -125,8 +126,9 @@ def _simulate(cfg: Config, recorder: Recorder, progress: ProgressFn | None,
     model: Model | None = None
     try:
         model = Model(cfg.scenario, cfg.seed, recorder)
-        status = model.run(on_progress=progress, should_stop=stop_requested,
-                           pause_at=pause_at, on_pause=on_pause)
+        with quiet_collector():
+            status = model.run(on_progress=progress, should_stop=stop_requested,
+                               pause_at=pause_at, on_pause=on_pause)
         recorder.checkpoint(model.env.now)
         summary = headlines_from_rows(recorder.tables)
         if isinstance(recorder, SQLiteRecorder):
@@ -152,6 +154,38 @@ def _result(cfg: Config, recorder: Recorder, model: Model, status: str,
         result.tables = recorder.finals()
         result.events_log = recorder.events()
     return result
+
+
+#: The first-generation threshold of the cyclic garbage collector during the event loop
+#: (Python's default is 700): see :func:`quiet_collector`.
+GC_THRESHOLD = 100_000
+
+
+@contextmanager
+def quiet_collector() -> Iterator[None]:
+    """Keep Python's cyclic garbage collector out of the event loop, then restore it.
+
+    The world is NumPy arrays; what the loop allocates by the million is event tuples
+    (freed at each flush) and SimPy events, which make few reference cycles. The collector
+    still ran every 700 allocations and its full passes walked every object made while
+    the model was built: ~7 % of a 10k-user run's CPU, ~14 % at 100k users. So, once the
+    model is built, every object alive moves to the permanent generation (``gc.freeze``,
+    without a collection first: a full collection costs ~0.2 s, a small run's worth) and the
+    first threshold rises to ``GC_THRESHOLD``; memory stays bounded, since the collector
+    still runs once that many more objects are alive than were freed. Afterwards the
+    thresholds are restored and the frozen objects returned to the collector, unless the
+    caller had frozen some itself (then they are the caller's to unfreeze). Measured in
+    benchmarks/README.md, "The garbage collector"."""
+    threshold = gc.get_threshold()
+    frozen_before = gc.get_freeze_count()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        if not frozen_before:
+            gc.unfreeze()
 
 
 @contextmanager

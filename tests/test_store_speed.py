@@ -1,12 +1,13 @@
 """The cheaper event writer (issue 9) writes exactly the rows the plain one did.
 
 Many-row INSERT statements, final tables written in chunks, event blocks given as columns
-with integer codes: none of it may change a byte of what a run records. No speed is asserted
-here (benchmarks/bench_speed.py).
+with integer codes, the garbage collector kept out of the event loop: none of it may change
+a byte of what a run records. No speed is asserted here (benchmarks/bench_speed.py).
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import sqlite3
 
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 
 import simmarket
+from simmarket.api import quiet_collector
 from simmarket.core.recorder import EVENT_COLUMNS
 from simmarket.store import sqlite as store
 from simmarket.store.memory import MemoryRecorder
@@ -178,3 +180,27 @@ def test_the_log_does_not_depend_on_how_it_is_batched(tmp_path):
         logs.append(conn.execute("SELECT * FROM events ORDER BY rowid").fetchall())
         conn.close()
     assert logs[0] and logs[0] == logs[1] == logs[2]
+
+
+def test_the_collector_is_restored_after_a_run():
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    with quiet_collector():
+        assert gc.get_threshold()[0] > before[0]
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == frozen
+    simmarket.run({"users": {"n": 50}, "horizon_days": 2}, store="memory",
+                  handle_signals=False)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == frozen
+
+
+def test_a_callers_frozen_objects_stay_frozen():
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with quiet_collector():
+            pass
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
