@@ -159,6 +159,10 @@ def _result(cfg: Config, recorder: Recorder, model: Model, status: str,
 #: The first-generation threshold of the cyclic garbage collector during the event loop
 #: (Python's default is 700): see :func:`quiet_collector`.
 GC_THRESHOLD = 100_000
+#: Runs inside quiet_collector (threads of one process: a Dask cluster with processes=False),
+#: and the collector's settings from before the first of them.
+_collector = {"runs": 0, "threshold": (700, 10, 10), "frozen": 0}
+_collector_lock = threading.Lock()
 
 
 @contextmanager
@@ -172,20 +176,26 @@ def quiet_collector() -> Iterator[None]:
     model is built, every object alive moves to the permanent generation (``gc.freeze``,
     without a collection first: a full collection costs ~0.2 s, a small run's worth) and the
     first threshold rises to ``GC_THRESHOLD``; memory stays bounded, since the collector
-    still runs once that many more objects are alive than were freed. Afterwards the
-    thresholds are restored and the frozen objects returned to the collector, unless the
-    caller had frozen some itself (then they are the caller's to unfreeze). Measured in
-    benchmarks/README.md, "The garbage collector"."""
-    threshold = gc.get_threshold()
-    frozen_before = gc.get_freeze_count()
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD, *threshold[1:])
+    still runs once that many more objects are alive than were freed. When the last run of
+    the process leaves (runs in threads overlap), the thresholds are restored and the frozen
+    objects returned to the collector, unless the caller had frozen some itself (then they
+    are the caller's to unfreeze). Measured in benchmarks/README.md, "The garbage
+    collector"."""
+    with _collector_lock:
+        if _collector["runs"] == 0:
+            _collector.update(threshold=gc.get_threshold(), frozen=gc.get_freeze_count())
+            gc.freeze()
+            gc.set_threshold(GC_THRESHOLD, *_collector["threshold"][1:])
+        _collector["runs"] += 1
     try:
         yield
     finally:
-        gc.set_threshold(*threshold)
-        if not frozen_before:
-            gc.unfreeze()
+        with _collector_lock:
+            _collector["runs"] -= 1
+            if _collector["runs"] == 0:
+                gc.set_threshold(*_collector["threshold"])
+                if not _collector["frozen"]:
+                    gc.unfreeze()
 
 
 @contextmanager

@@ -195,6 +195,17 @@ def test_the_collector_is_restored_after_a_run():
     assert gc.get_freeze_count() == frozen
 
 
+def test_runs_in_threads_restore_the_collector_once_the_last_ends():
+    before = gc.get_threshold()
+    first, second = quiet_collector(), quiet_collector()
+    first.__enter__()
+    second.__enter__()  # a second run starts, in another thread, while the first runs
+    first.__exit__(None, None, None)
+    assert gc.get_threshold()[0] > before[0]  # the second still runs
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
+
+
 def test_a_callers_frozen_objects_stay_frozen():
     gc.freeze()
     try:
