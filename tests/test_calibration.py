@@ -43,6 +43,9 @@ def test_the_top_tenth_of_users_make_most_items(baseline):
     assert top >= 0.80, top
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "known, issue 7: the n-invariant popularity channel (rank shares with a floor) gives the "
+    "top 3% of creators about half of the connections, not 70-90% (docs/ODD.md §8)"))
 def test_the_top_3_percent_of_creators_get_most_connections(baseline):
     conns = _creators(baseline)
     k = max(1, round(0.03 * len(conns)))

@@ -275,7 +275,8 @@ def small_filesystem():
 
 def test_disk_full_on_a_small_filesystem(small_filesystem):
     db = small_filesystem / "full.db"
-    proc = cli("run", "--users", "2000", "--days", "120", "--out", str(db), "--quiet",
+    # few enough users that a period closes before the 2 MB are full (t_reached > 0)
+    proc = cli("run", "--users", "500", "--days", "120", "--out", str(db), "--quiet",
                "--set", "output.batch_size=5000")
     assert proc.returncode == 2, proc.stderr
     one_error_line(proc.stderr, "the disk is full")
@@ -306,7 +307,7 @@ def test_disk_full_by_an_injected_write_fault(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(store.sqlite3, "connect", connect)
     monkeypatch.setattr(_FillsUp, "budget", 12)
     db = tmp_path / "full.db"
-    code = main(["run", "--users", "400", "--days", "60", "--out", str(db), "--quiet",
+    code = main(["run", "--users", "150", "--days", "60", "--out", str(db), "--quiet",
                  "--set", "output.batch_size=500"])
     monkeypatch.undo()
     assert code == 2

@@ -149,9 +149,10 @@ def test_sharing_grows_the_stock_which_obsolesces_and_is_absorbed():
 
 
 def test_close_period_weighs_sharing_as_a_conditional_cooperator():
-    """At a period's close each user weighs ``U_i = psi r + g + reputation log1p(w growth_i) -
+    """At a period's close each user weighs ``U_i = psi r + g + reputation log1p(growth_i) -
     share_cost`` (r the share of the period's creations whose knowledge was shared, g the
-    guidance, w growth_i the represented growth of her community in the period), wishes to
+    guidance, growth_i the growth of her community in the period: an agent creator's
+    community is that of each creator she stands for, MODEL.md §9.1), wishes to
     share when ``U_i >= theta_i`` and moves ``sigma_i += adaptation (wish_i - sigma_i)``; the
     row reports the period's figures."""
     ctx = make_ctx(_merge(QUIET, {"users": {"represents": 40}, "production": {
@@ -164,10 +165,10 @@ def test_close_period_weighs_sharing_as_a_conditional_cooperator():
     users.threshold[:] = 0.9
     users.threshold[0] = 0.25  # U = 1 x 1/2 - 0.25 = 0.25 exactly: wishes (U >= theta)
     users.threshold[1] = 0.2500001  # just above: does not
-    # communities grew by 3 agents, 6 people: U = 0.25 + 0.25 log 7 = 0.736 (0.597 had
-    # reputation read agents, log 4)
+    # communities grew by 3: U = 0.25 + 0.25 log 4 = 0.597, whatever w (0.736 had reputation
+    # read the agents' weight, log 7)
     users.community_size[[5, 6]] = 3
-    users.threshold[[5, 6]] = (0.7, 0.75)
+    users.threshold[[5, 6]] = (0.55, 0.65)
     prod = ValueProduction(ctx)
     assert ctx.world.counters.guidance == 0.0  # no government here
     for user in range(4):
@@ -245,9 +246,11 @@ def test_creation_propensity_responds_to_the_periods_income():
 
 # == value encounter ===========================================================================
 
-#: Every shown item is connected to: no friction, a threshold far below any logit.
+#: Every shown item is connected to: no friction, a threshold far below any logit. One slot
+#: per feed, so that a browse session is one impression (an item may fill several slots of a
+#: feed: an agent item stands for w items of its kind).
 CERTAIN = {"tech": {"hci_friction": 0.0, "systems": 1},
-           "encounter": {"threshold": -1000.0, "topic_match": 0.0}}
+           "encounter": {"threshold": -1000.0, "topic_match": 0.0, "feed_size": 1}}
 
 
 def _same_place(ctx: Context, topic: int = 0, system: int = 0) -> None:
@@ -256,11 +259,12 @@ def _same_place(ctx: Context, topic: int = 0, system: int = 0) -> None:
 
 
 def test_connection_value_payments_and_counts():
-    """A certain connection realises ``v = value_scale q affinity (1 + eta log1p(w c_j))``
-    with c_j the item's connections before it and w = represents / n the people each agent
-    stands for; the user pays v, the owner receives (1 - fee) v, the platform fee x v; c_j,
-    the user's connections and the value network grow. The connection curve splits each
-    within-item change into the network and audience-composition terms."""
+    """A certain connection realises ``v = value_scale q affinity (1 + eta log1p(c_j))``
+    with c_j the agent item's connections before it, whatever w = represents / n (here 3:
+    an agent item stands for w items of its kind, each with the community the agent item
+    has, MODEL.md §9.1); the user pays v, the owner receives (1 - fee) v, the platform
+    fee x v; c_j, the user's connections and the value network grow. The connection curve
+    splits each within-item change into the network and audience-composition terms."""
     scale, q, eta, fee, w = 2.0, 0.8, 0.1, 0.3, 3.0
     ctx = make_ctx(_merge(CERTAIN, {"users": {"topics": 4, "represents": 60}, "encounter": {
         "value_scale": scale, "network_effect": eta, "network_function": "log",
@@ -272,7 +276,7 @@ def test_connection_value_payments_and_counts():
     for session, user in enumerate((1, 2, 3), start=1):
         enc.browse(user, session)
     aff = math.exp(-1.0 / 1.5)
-    v = [scale * q * aff * (1.0 + eta * math.log1p(w * c)) for c in range(3)]
+    v = [scale * q * aff * (1.0 + eta * math.log1p(c)) for c in range(3)]  # no w
     conns = events(ctx, "connection")
     assert conns.actor_id.tolist() == [1, 2, 3]
     assert conns.value.tolist() == pytest.approx(v, rel=1e-12)
@@ -308,8 +312,9 @@ def test_connection_value_payments_and_counts():
 def test_the_connection_curve_splits_network_and_audience_composition():
     """The change from an item's (c-1)-th to its c-th connection is
     ``value_scale q a_c eta (n(C_c) - n(C_{c-1})) + value_scale q (1 + eta n(C_{c-1}))
-    (a_c - a_{c-1})``: an off-topic second connector brings a negative composition term."""
-    scale, q, eta, w = 1.0, 0.5, 0.2, 2.0
+    (a_c - a_{c-1})``, C_c the agent item's connections (w = 2 does not enter): an
+    off-topic second connector brings a negative composition term."""
+    scale, q, eta = 1.0, 0.5, 0.2
     ctx = make_ctx(_merge(CERTAIN, {"users": {"topics": 4, "represents": 40}, "encounter": {
         "value_scale": scale, "network_effect": eta, "network_function": "linear",
         "affinity_scale": 1.0}}))
@@ -320,9 +325,9 @@ def test_the_connection_curve_splits_network_and_audience_composition():
     enc.browse(1, 1)
     enc.browse(2, 2)
     a1, a2 = 1.0, math.exp(-2.0)
-    v1, v2 = scale * q * a1, scale * q * a2 * (1.0 + eta * w)
+    v1, v2 = scale * q * a1, scale * q * a2 * (1.0 + eta * 1.0)
     assert events(ctx, "connection").value.tolist() == pytest.approx([v1, v2], rel=1e-12)
-    network = scale * q * a2 * eta * (w - 0.0)
+    network = scale * q * a2 * eta * (1.0 - 0.0)
     composition = scale * q * (1.0 + 0.0) * (a2 - a1)
     assert enc.curve.network[1] == pytest.approx(network, rel=1e-12)
     assert enc.curve.composition[1] == pytest.approx(composition, rel=1e-12)
@@ -333,8 +338,8 @@ def test_the_connection_curve_splits_network_and_audience_composition():
 @pytest.mark.parametrize(("function", "n_of_c"), [("none", lambda c: 0.0),
                                                   ("linear", lambda c: float(c))])
 def test_network_value_functions(function, n_of_c):
-    """n(C) is 0 (no network effect) or C (Metcalfe) in ``v = base (1 + eta n(w c_j))``, with
-    the represented community w c_j (here w = 40 / 20 = 2)."""
+    """n(C) is 0 (no network effect) or C (Metcalfe) in ``v = base (1 + eta n(c_j))``, with
+    c_j the agent item's connections, whatever w (here w = 40 / 20 = 2)."""
     ctx = make_ctx(_merge(CERTAIN, {"users": {"topics": 1, "represents": 40}, "encounter": {
         "network_function": function, "network_effect": 0.5}}))
     _same_place(ctx)
@@ -342,49 +347,56 @@ def test_network_value_functions(function, n_of_c):
     enc = ValueEncounter(ctx)
     for user in range(1, 5):
         enc.browse(user, user)
-    expected = [0.5 * (1.0 + 0.5 * n_of_c(2.0 * c)) for c in range(4)]
+    expected = [0.5 * (1.0 + 0.5 * n_of_c(c)) for c in range(4)]
     assert events(ctx, "connection").value.tolist() == pytest.approx(expected, rel=1e-12)
 
 
-#: Connections decided by one logit term: quality, affinity and friction out of the way.
+#: Connections decided by one logit term: quality, affinity and friction out of the way; one
+#: slot per feed (one impression per browse session).
 BARE = {"tech": {"hci_friction": 0.0, "systems": 1}, "users": {"topics": 1},
         "encounter": {"topic_match": 0.0, "w_quality": 0.0, "w_affinity": 0.0,
-                      "w_social": 0.0, "w_community": 0.0}}
+                      "w_social": 0.0, "w_community": 0.0, "feed_size": 1}}
 
 
-@pytest.mark.parametrize(("represents", "connects"), [(None, True), (20, False)])
-def test_social_proof_reads_the_represented_community(represents, connects):
-    """The social-proof term is ``w_s log1p(w c_j)``. User 1, a member of the owner's
-    community (bonus 200), makes the item's first connection; then with w_s = 20 and
-    tau = 150 a non-member's logit is 20 log1p(w) - 150: +66 at the default 1,000,000 people
-    for 20 agents (w = 50,000: every one connects), -136 when each agent is one person (none
-    does)."""
+@pytest.mark.parametrize("represents", [None, 20])
+@pytest.mark.parametrize(("c", "connects"), [(1, False), (9, True)])
+def test_social_proof_reads_the_agent_items_connections(represents, c, connects):
+    """The social-proof term is ``w_s log1p(c_j)``, c_j the agent item's connections, whatever
+    w: an agent item stands for w items of its kind, each with the community the agent item
+    has (MODEL.md §9.1). With w_s = 100 and tau = 150 the logit is 100 log1p(c_j) - 150: -81
+    at c_j = 1 (nobody connects, at w = 50,000 as at w = 1; reading the represented w c_j
+    would give +932 at the default 1,000,000 people for 20 agents) and +80 at c_j = 9
+    (everyone does)."""
     ctx = make_ctx(_merge(BARE, {"users": {"represents": represents}, "encounter": {
-        "w_social": 20.0, "threshold": 150.0, "w_community": 200.0}}))
+        "w_social": 100.0, "threshold": 150.0}}))
     assert ctx.world.weight == (50_000.0 if represents is None else 1.0)
     _same_place(ctx)
     j = ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.5, 1.0)
     enc = ValueEncounter(ctx)
-    enc._join(1, j)
-    enc.browse(1, 1)
-    assert ctx.world.items.connections[j] == 1
-    for user in range(2, 12):
+    for user in range(11, 11 + c):  # the item's first c connections
+        enc._connect(user, j, 1.0)
+    assert ctx.world.items.connections[j] == c
+    for user in range(1, 11):
         enc.browse(user, user)
-    assert enc.impressions == 11
-    assert ctx.world.items.connections[j] == (11 if connects else 1)
+    assert enc.impressions == 10
+    assert ctx.world.items.connections[j] == c + (10 if connects else 0)
 
 
 @pytest.mark.parametrize("bonus", [100.0, 0.0])
 def test_members_of_the_owners_community_get_the_community_bonus(bonus):
     """A user who belongs to the owner's community adds w_community to the logit: with
     tau = 50 and nothing else in the logit only members connect (logit +50 vs -50), and
-    without the bonus nobody does."""
-    ctx = make_ctx(_merge(BARE, {"encounter": {"w_community": bonus, "threshold": 50.0}}))
+    without the bonus nobody does. Each agent is one person here (represents = n, w = 1),
+    where the represented membership rule (member iff the pair's count > the person met)
+    is the exact one."""
+    ctx = make_ctx(_merge(BARE, {"users": {"represents": 20}, "encounter": {
+        "w_community": bonus, "threshold": 50.0}}))
+    assert ctx.world.weight == 1.0
     _same_place(ctx)
     a = ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.5, 1.0)
     b = ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.5, 1.0)
     enc = ValueEncounter(ctx)
-    enc._join(1, a)  # user 1 joined owner 0's community (as a connection to `a` would)
+    enc._join(1, a, 0.0)  # user 1 joined owner 0's community (as a connection to `a` would)
     assert ctx.world.users.community_size[0] == 1
     for session in range(1, 41):
         enc.browse(1 + session % 2, session)  # users 1 and 2 in turn
@@ -396,10 +408,12 @@ def test_members_of_the_owners_community_get_the_community_bonus(bonus):
 
 
 def test_a_use_right_is_acquired_once_and_ones_own_item_is_skipped():
-    """A user connects to an item at most once, however often it is shown; an owner never
-    connects to her own item; a user joins an owner's community once, whatever the number
-    of the owner's items she connects to."""
-    ctx = make_ctx(_merge(CERTAIN, {"users": {"topics": 1}}))
+    """With each agent one person (represents = n, w = 1) a user connects to an item at
+    most once, however often it is shown; an owner never connects to her own item; a user
+    joins an owner's community once, whatever the number of the owner's items she connects
+    to. (With w > 1 see the next test.)"""
+    ctx = make_ctx(_merge(CERTAIN, {"users": {"topics": 1, "represents": 20}}))
+    assert ctx.world.weight == 1.0
     _same_place(ctx)
     a = ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.5, 1.0)
     b = ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.7, 1.0)
@@ -417,6 +431,67 @@ def test_a_use_right_is_acquired_once_and_ones_own_item_is_skipped():
     assert joins.actor_id.tolist() == [1] and joins.counterpart_id.tolist() == [0]
     assert joins.value.tolist() == [1.0]
     assert users.community_size[0] == 1 and enc.community_joins == 1
+
+
+def _recording_draws(enc: ValueEncounter) -> list[float]:
+    """The decision uniforms of every feed `enc` is given, in order (one slot per feed)."""
+    draws: list[float] = []
+    next_feed = enc.recommender.next_feed
+
+    def recorded(system: int, topic: int):
+        feed = next_feed(system, topic)
+        draws.extend(feed[3])
+        return feed
+
+    enc.recommender.next_feed = recorded
+    return draws
+
+
+def test_with_w_above_one_an_agent_holds_up_to_w_use_rights_of_an_item():
+    """With w = represents / n > 1 the agent user stands for w people and the agent item for
+    w items of its kind (MODEL.md §9.1). An impression that passes the connection rule with
+    x = u (1 + exp(-logit)) < reach (here x = u, reach = 1) is met by person ``x w`` of the
+    class; with k of the pair's use rights held she already holds one iff ``k > x w``, w.p.
+    k / w, else she connects and k grows by one. So user 1, shown the one item 200 times
+    with w = 4, connects exactly when the uniforms say, until all 4 people of her class hold
+    a use right; each person also joins the owner's community, by the same rule. Over w
+    impressions with w = 1,000 the rights held are distinct draws of w people with
+    replacement: w (1 - (1 - 1/w)^w) = 632 expected (sd 10)."""
+    ctx = make_ctx(_merge(CERTAIN, {"users": {"topics": 1, "represents": 80}, "encounter": {
+        "value_scale": 1.0, "network_effect": 0.1, "network_function": "log"}}))
+    assert ctx.world.weight == 4.0
+    _same_place(ctx)
+    j = ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.5, 1.0)
+    enc = ValueEncounter(ctx)
+    draws = _recording_draws(enc)
+    made = []
+    for session in range(1, 201):
+        before = enc.connections
+        enc.browse(1, session)
+        made.append(enc.connections > before)
+    assert len(draws) == 200 == enc.impressions
+    held, expected = 0, []
+    for u in draws:  # the rule by hand: connect unless person u w holds one (k > u w)
+        expected.append(not held > u * 4.0)
+        held += expected[-1]
+    assert made == expected and held == 4
+    last = max(i for i, m in enumerate(made) if m)
+    assert made.count(True) == 4 and not all(made[:last + 1])  # a held one met before the 4th
+    assert ctx.world.items.connections[j] == ctx.world.users.connections_made[1] == 4
+    assert enc.connected.count(j * 20 + 1) == 4 and enc.members.count(0 * 20 + 1) == 4
+    assert ctx.world.users.community_size[0] == 4 and enc.community_joins == 4
+    values = events(ctx, "connection").value.tolist()  # the c-th right sees c before it
+    assert values == pytest.approx([0.5 * (1.0 + 0.1 * math.log1p(c)) for c in range(4)])
+    # many people: the share of impressions meeting a held right is k / w
+    ctx = make_ctx(_merge(CERTAIN, {"users": {"topics": 1, "represents": 20_000}}))
+    _same_place(ctx)
+    j = ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.5, 1.0)
+    enc = ValueEncounter(ctx)
+    for session in range(1, 1001):
+        enc.browse(1, session)
+    w = ctx.world.weight
+    assert w == 1000.0 and enc.impressions == 1000
+    assert ctx.world.items.connections[j] == pytest.approx(w * (1 - (1 - 1 / w) ** w), abs=40)
 
 
 def test_hci_friction_loses_every_connection_at_one():
@@ -481,8 +556,10 @@ def test_industrial_units_are_rival_and_priced_at_release():
 
 
 def test_industrial_utility_diminishes_with_items_owned():
-    """The m-th item of a topic a user owns is worth v = value_scale q affinity m^-d."""
-    ctx = make_ctx(_merge(INDUSTRIAL, {"industrial": {"diminishing": 0.7, "price_factor": 0.3}}))
+    """The m-th item of a topic a user owns is worth v = value_scale q affinity m^-d. Each
+    agent is one person (represents = n), so she buys each item once."""
+    ctx = make_ctx(_merge(INDUSTRIAL, {"users": {"represents": 20}, "industrial": {
+        "diminishing": 0.7, "price_factor": 0.3}}))
     _same_place(ctx)
     for q in (0.6, 0.9, 0.8):
         ctx.world.release_item(0.0, 0, OWNER_USER, 0, q, 1.0)
@@ -555,12 +632,14 @@ def test_topic_match_one_shows_only_the_users_topic():
     assert set(ctx.world.items.topic[shown].tolist()) == {0, 1, 2, 3}
 
 
-def test_a_feed_holds_each_item_once_and_follows_the_feed_size():
-    """Duplicates within a feed are dropped; a feed never exceeds feed_size."""
+def test_a_feed_fills_its_feed_size_and_an_item_may_fill_several_slots():
+    """A feed has feed_size slots, each filled while its scope has content; an item may fill
+    several slots of one feed (an agent item stands for w items of its kind), so 6 slots
+    over 4 items always repeat one."""
     extra = {"users": {"topics": 1}, "tech": {"systems": 1}, "encounter": {"feed_size": 6}}
     ctx, rec = _rec_world(extra, per_place=4)
     for feed in _feeds(rec, 0, 0, 100):
-        assert 1 <= len(feed) <= 6 and len(set(feed)) == len(feed)
+        assert len(feed) == 6 and set(feed) <= {0, 1, 2, 3} and len(set(feed)) < 6
 
 
 def test_feed_rows_are_per_group_and_survive_refreshes():
@@ -600,20 +679,48 @@ ONE_SCOPE = {"users": {"topics": 1}, "tech": {"systems": 1},
                            "w_exploration": 0.0}}
 
 
-def test_popularity_weighs_connections_plus_a_head_start_of_a_share_of_users():
-    """The popularity channel picks item j with weight ``(c_j + popularity_prior x n)^gamma``:
-    with n = 20, prior 0.05 (head start 1) and gamma 2, items of 0 and 3 connections weigh
-    1 and 16."""
+def _rank_shares(items: int, top: int, floor: float, exponent: float) -> float:
+    """The popularity channel's share of the `top` most connected of `items` items, by hand."""
+    weights = [((r - 0.5) / items + floor) ** -exponent for r in range(1, items + 1)]
+    return sum(weights[:top]) / sum(weights)
+
+
+def test_popularity_weighs_the_rank_share_of_connections():
+    """The popularity channel picks the item of rank r among the N of its scope (r = 1 the
+    most connected, ties to the newest) with weight ``((r - 1/2) / N + rank_floor)^-b``: a
+    weight of the item's rank share, not of its count, so that the top 10% of items get the
+    same share of the channel, (1/f - 1/(0.1 + f)) / (1/f - 1/(1 + f)) = 0.55 at f = 0.1 and
+    b = 2, with 50 items as with 500 (0.5451 and 0.5499 by the formula)."""
+    floor, b = 0.1, 2.0
+    shares = []
+    for n_items in (50, 500):
+        ctx = make_ctx(_merge(ONE_SCOPE, {"encounter": {
+            "w_popularity": 1.0, "rank_floor": floor, "rank_exponent": b}}))
+        for _ in range(n_items):
+            ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.5, 1.0)
+        conns = np.random.default_rng(n_items).permutation(n_items)  # ranks not in id order
+        ctx.world.items.connections[:n_items] = conns
+        top = set(np.flatnonzero(conns >= n_items - n_items // 10).tolist())
+        rec = Recommender(ctx)
+        rec.refresh()
+        shown = [j for f in _feeds(rec, 0, 0, 8000) for j in f]
+        assert len(shown) == 8000
+        share = sum(j in top for j in shown) / 8000  # binomial sd 0.006
+        expected = _rank_shares(n_items, n_items // 10, floor, b)
+        assert share == pytest.approx(expected, abs=0.025)
+        assert expected == pytest.approx(0.55, abs=0.006)
+        shares.append(share)
+    assert shares[0] == pytest.approx(shares[1], abs=0.03)
+    # two items without connections: the newer (id 1) ranks first
     ctx = make_ctx(_merge(ONE_SCOPE, {"encounter": {
-        "w_popularity": 1.0, "popularity_prior": 0.05, "popularity_exponent": 2.0}}))
+        "w_popularity": 1.0, "rank_floor": floor, "rank_exponent": b}}))
     for _ in range(2):
         ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.5, 1.0)
-    ctx.world.items.connections[1] = 3
     rec = Recommender(ctx)
     rec.refresh()
     shown = [j for f in _feeds(rec, 0, 0, 4000) for j in f]
-    assert len(shown) == 4000
-    assert shown.count(0) / 4000 == pytest.approx(1 / 17, abs=0.012)
+    newest = (0.25 + floor) ** -b / ((0.25 + floor) ** -b + (0.75 + floor) ** -b)  # 0.855
+    assert shown.count(1) / 4000 == pytest.approx(newest, abs=0.02)
 
 
 def test_recency_shows_the_items_of_the_last_recency_days():
@@ -631,7 +738,8 @@ def test_recency_shows_the_items_of_the_last_recency_days():
 
 # == value transmission: firms =================================================================
 
-#: m: the market a run of 20 agents samples, per 10,000 users; firm money is scaled by it.
+#: m: the market a run of 20 agents samples, per 10,000 users: firm counts and entry scale
+#: with it; a firm's money does not (a sampled firm serves a sampled market, MODEL.md §9.1).
 M = 20 / 10_000
 #: firms.initial is per 10,000 users: 500 of them make exactly one firm among 20 agents.
 ONE_FIRM = 500.0
@@ -754,45 +862,46 @@ def test_scan_ranks_by_recent_connections_or_quality(short_termism, chosen):
 
 
 def test_a_broke_firm_exits_at_its_scan():
-    """Every scan_interval days a firm's capital changes by m (outside_income - running_cost)
+    """Every scan_interval days a firm's capital changes by (outside_income - running_cost)
     x scan_interval; below zero it exits (``firm_exited``) and leaves the active firms."""
     extra = {"firms": {"initial": 2 * ONE_FIRM, "scan_interval": 7.0, "running_cost": 1.5,
                        "outside_income": 1.0}}
     ctx, link, _ = _firm_world(0.0, extra=extra)
     firms = ctx.world.firms
     assert firms.n == 2
-    firms.capital[:2] = (1.0 * M, 100.0 * M)
+    firms.capital[:2] = (1.0, 100.0)
     firms.data_driven[:2] = False
     ctx.env.run(until=7.5)
     assert firms.t_exited[0] == 7.0 and firms.is_active(1)
-    assert firms.capital[:2].tolist() == pytest.approx([M * (1.0 - 3.5), M * (100.0 - 3.5)])
+    assert firms.capital[:2].tolist() == pytest.approx([1.0 - 3.5, 100.0 - 3.5])
     assert firms.active().tolist() == [1]
     gone = events(ctx, "firm_exited")
-    assert gone.actor_id.tolist() == [0] and gone.value[0] == pytest.approx(-2.5 * M)
+    assert gone.actor_id.tolist() == [0] and gone.value[0] == pytest.approx(-2.5)
     ctx.env.run(until=30.0)
     assert firms.t_exited[0] == 7.0 and link.exits == 1  # an exited firm stops its process
-    assert firms.capital[:2].tolist() == pytest.approx([-2.5 * M, M * (100.0 - 4 * 3.5)])
+    assert firms.capital[:2].tolist() == pytest.approx([-2.5, 100.0 - 4 * 3.5])
 
 
 def test_traditional_firms_live_on_their_offline_business_and_data_costs_extra():
     """With outside income = running cost a traditional firm's capital holds; a data-driven
-    firm also pays m x data_cost a day, which only derivatives can earn back (here it has
+    firm also pays data_cost a day, which only derivatives can earn back (here it has
     nothing to scan: its topic has no items)."""
     extra = {"firms": {"initial": 2 * ONE_FIRM, "scan_interval": 7.0, "running_cost": 1.5,
                        "outside_income": 1.5, "data_cost": 0.5}}
     ctx, link, j = _firm_world(0.0, extra=extra)
     firms = ctx.world.firms
     ctx.world.items.removed[j] = True  # nothing to re-create
-    firms.capital[:2] = (10.0, 10.0)
+    firms.capital[:2] = (20.0, 20.0)  # four scans of data cost, 14, leave the first 6
     firms.data_driven[:2] = (True, False)
     ctx.env.run(until=29.0)  # four scans
-    assert firms.capital[:2].tolist() == pytest.approx([10.0 - 4 * 7 * 0.5 * M, 10.0])
+    assert firms.capital[:2].tolist() == pytest.approx([20.0 - 4 * 7 * 0.5, 20.0])
     assert link.exits == 0 and link.derivatives == 0
 
 
 def test_firms_are_counted_per_10000_users_and_rounded_stochastically():
     """The initial count is ``initial x n / 10,000``, its fraction rounded up w.p. the
-    fraction (stream ("firms", "count")); capital and entry rate scale with m = n / 10,000."""
+    fraction (stream ("firms", "count")); the entry rate scales with m = n / 10,000, a firm's
+    capital does not."""
     counts = []
     for seed in range(200):
         ctx = make_ctx({"firms": {"initial": 750.0, "entry_rate": 0.0, "capital_sigma": 0.0,
@@ -802,7 +911,7 @@ def test_firms_are_counted_per_10000_users_and_rounded_stochastically():
         up = Streams(seed)("firms", "count").random() < 0.5
         assert ctx.world.firms.n == 1 + up
         counts.append(ctx.world.firms.n)
-        assert ctx.world.firms.view("capital") == pytest.approx(40.0 * M)
+        assert ctx.world.firms.view("capital") == pytest.approx(40.0)
     assert np.mean(counts) == pytest.approx(1.5, abs=0.1)
     ctx = make_ctx({"firms": {"entry_rate": 0.3}, "capital": {"vc_supply": 2.0},
                     "regulation": {"lag": 0.25}})
@@ -821,7 +930,7 @@ def test_industrial_firms_do_not_scan():
         assert firms.derivatives[0] == link.derivatives == made
         assert events(ctx, "derivative_created").shape[0] == made
         pay = firms.capital[0] - 100.0 + (2.0 if made else 0.0)
-        data_cost = ctx.scenario.firms.data_cost * M if made else 0.0
+        data_cost = ctx.scenario.firms.data_cost if made else 0.0
         assert pay == pytest.approx(-data_cost, rel=1e-9, abs=1e-12)
 
 

@@ -100,9 +100,10 @@ def test_connection_pays_the_owner_exactly_perceived_value_minus_fee(tmp_path):
 
 @pytest.mark.parametrize("function", ["none", "log", "linear"])
 def test_connection_value_follows_the_network_value_function(tmp_path, function):
-    """v = q affinity (1 + eta n(w c)), c the item's connections before, w = represents / n
-    (each of the 600 agents stands for 10 people)."""
-    eta, scale, w = 0.2, 1.5, 10.0
+    """v = q affinity (1 + eta n(c)), c the agent item's connections before, whatever
+    w = represents / n (here each of the 600 agents stands for 10 people, and an agent item
+    for 10 items of its kind, each with the agent item's community: MODEL.md §9.1)."""
+    eta, scale = 0.2, 1.5
     conn = run_small(tmp_path / "v.db", {"users": {"represents": 6000}, "encounter": {
         "network_function": function, "network_effect": eta, "affinity_scale": scale},
         "firms": {"initial": 0, "entry_rate": 0.0}})
@@ -117,7 +118,7 @@ def test_connection_value_follows_the_network_value_function(tmp_path, function)
     n = {"none": lambda c: 0.0, "log": math.log1p, "linear": float}[function]
     for v, q, ut, it, before in rows:
         d = min(abs(ut - it), topics - abs(ut - it))
-        assert v == pytest.approx(q * math.exp(-d / scale) * (1 + eta * n(w * before)),
+        assert v == pytest.approx(q * math.exp(-d / scale) * (1 + eta * n(before)),
                                   rel=1e-9)
 
 
@@ -179,10 +180,10 @@ def test_hci_friction_lowers_connections(tmp_path):
 
 # -- value transmission: the multi-stakeholder logic -----------------------------------
 
-#: Firms that can afford derivatives among 600 agents: their budget is scaled by the market
-#: sampled (m = 0.06: capital ~ 60), what one derivative costs is not (3 at ip = 0.5), so the
-#: default capital (60 x m = 3.6) would buy about one. 200 per 10,000 users: 12 firms.
-FIRMS = {"firms": {"initial": 200.0, "capital_median": 1000.0}}
+#: Firms that can afford derivatives among 600 agents: a firm's money is not scaled by the
+#: market sampled (MODEL.md §9.1), so a capital of 60 buys about 20 derivatives at 3 each
+#: (ip = 0.5). 200 per 10,000 users: 12 firms (the count is scaled by m = 0.06).
+FIRMS = {"firms": {"initial": 200.0, "capital_median": 60.0}}
 
 
 def test_ip_protection_changes_licence_fees_and_re_creation(tmp_path):
@@ -207,15 +208,15 @@ def test_ip_protection_changes_licence_fees_and_re_creation(tmp_path):
 
 
 def test_a_broke_firm_exits(tmp_path):
-    """Three firms (50 per 10,000 users among 600); money scaled by m = 600 / 10,000."""
-    m = 600 / 10_000
+    """Three firms (50 per 10,000 users among 600): the count is scaled by m = 600 / 10,000,
+    a firm's money is not."""
     conn = run_small(tmp_path / "b.db", {"firms": {
         "initial": 50, "entry_rate": 0.0, "data_driven_share": 0.0, "capital_median": 10.0,
         "capital_sigma": 0.0, "running_cost": 2.0, "outside_income": 0.0}})
     assert scalar(conn, "SELECT COUNT(*) FROM events WHERE kind = 'firm_entered'") == 3
     exits = conn.execute("SELECT t, value FROM events WHERE kind = 'firm_exited'").fetchall()
     assert len(exits) == 3
-    assert all(t == 7.0 and v == pytest.approx(m * (10.0 - 14.0)) for t, v in exits)
+    assert all(t == 7.0 and v == pytest.approx(10.0 - 14.0) for t, v in exits)
     assert scalar(conn, "SELECT COUNT(*) FROM firms WHERE t_exited = 7.0") == 3
     assert scalar(conn, "SELECT firms_active FROM period_transmission ORDER BY period DESC") == 0
 

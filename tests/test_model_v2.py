@@ -38,8 +38,8 @@ PINNED: dict[str, Any] = {
                    "obsolescence": 0.01, "reciprocity": 1.0, "share_cost": 0.25,
                    "share_time": 0.1, "reputation": 0.0, "adaptation": 0.3},
     "encounter": {"feed_size": 3, "w_popularity": 0.6, "w_recency": 0.25,
-                  "w_exploration": 0.15, "topic_match": 0.8, "popularity_exponent": 1.5,
-                  "popularity_prior": 0.001, "recency_days": 3.0, "refresh_days": 0.25,
+                  "w_exploration": 0.15, "topic_match": 0.8, "rank_exponent": 2.0,
+                  "rank_floor": 0.1, "recency_days": 3.0, "refresh_days": 0.25,
                   "w_quality": 3.0, "w_affinity": 2.0, "w_social": 0.5, "w_community": 0.0,
                   "threshold": 7.0, "affinity_scale": 1.5, "value_scale": 1.0,
                   "network_function": "log", "network_effect": 0.1, "platform_fee": 0.3},
@@ -317,7 +317,8 @@ def test_intensive_outcomes_do_not_depend_on_the_number_of_agents(seed):
         result = run({
             "seed": seed, "horizon_days": 84,
             "users": {"n": n, "represents": 1_000_000},
-            "encounter": {"popularity_prior": 0.001, "recency_days": 3.0, "w_social": 0.5,
+            "encounter": {"rank_exponent": 2.0, "rank_floor": 0.1, "recency_days": 3.0,
+                          "w_social": 0.5,
                           "network_function": "log", "network_effect": 0.1},
             "firms": {"initial": 16.0, "entry_rate": 0.2},
         })

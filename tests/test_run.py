@@ -16,13 +16,14 @@ from simmarket.store.schema import EVENT_KINDS
 from simmarket.store.sqlite import StoreError
 
 #: Levers set so that every mechanism fires within a short run. Firms (100 per 10,000 users:
-#: about 6 among 600) hold enough capital to license and re-create, and running costs break
-#: the poorer ones. Sharing starts near 1 and collapses (sharing costs more than anything it
-#: returns, adaptation 1): the government withdraws after the first period above target and
-#: re-enters after the next, below it.
+#: about 6 among 600) hold enough capital to license and re-create (a firm's money is not
+#: scaled by the market sampled: 60 buys about 20 derivatives), and running costs (1.2 a day,
+#: 50 days of the median capital) break the poorer ones. Sharing starts near 1 and collapses
+#: (sharing costs more than anything it returns, adaptation 1): the government withdraws after
+#: the first period above target and re-enters after the next, below it.
 EVERYTHING = {
-    "firms": {"initial": 100.0, "capital_median": 1000.0, "capital_sigma": 1.5,
-              "financing_threshold": 0.0, "running_cost": 20.0, "outside_income": 0.0,
+    "firms": {"initial": 100.0, "capital_median": 60.0, "capital_sigma": 1.5,
+              "financing_threshold": 0.0, "running_cost": 1.2, "outside_income": 0.0,
               "data_driven_share": 1.0},
     "users": {"sharing_a": 50.0, "sharing_b": 1.0},
     "production": {"share_cost": 2.0, "adaptation": 1.0},

@@ -146,15 +146,26 @@ def test_connection_value_curve_per_quality_divides_by_the_items_quality(conn):
         cross.per_quality.to_numpy())
 
 
-def test_community_sizes_count_distinct_members_and_ccdf_is_a_tail(conn):
+def test_community_sizes_count_the_people_who_joined_and_ccdf_is_a_tail(conn):
+    """A community's size counts the people who joined it (``community_joined`` events): an
+    agent stands for w people, each of whom may join (MODEL.md §9.1), so a community has at
+    least one member per agent who connected to the owner's items and at most one per
+    connection."""
     v = frame(conn, "SELECT * FROM v_community_sizes")
-    members = defaultdict(set)
-    for user, owner, kind in conn.execute(
-            "SELECT actor_id, counterpart_id, counterpart_type FROM events "
-            "WHERE kind = 'connection'"):
-        members[(kind, owner)].add(user)
+    agents, connections, joins = defaultdict(set), defaultdict(int), defaultdict(int)
+    for kind, user, owner, owner_type in conn.execute(
+            "SELECT kind, actor_id, counterpart_id, counterpart_type FROM events "
+            "WHERE kind IN ('connection', 'community_joined')"):
+        if kind == "connection":
+            agents[(owner_type, owner)].add(user)
+            connections[(owner_type, owner)] += 1
+        else:
+            joins[(owner_type, owner)] += 1
+    assert sum(joins.values()) > sum(len(a) for a in agents.values()) > 0  # w > 1: rejoins
     for row in v.itertuples():
-        assert row.community_size == len(members.get((row.owner_type, row.owner_id), ()))
+        key = (row.owner_type, row.owner_id)
+        assert row.community_size == joins[key]
+        assert len(agents[key]) <= row.community_size <= connections[key]
     n = len(v)
     for s in sorted(set(v.community_size))[:20]:
         share = (v.community_size >= s).sum() / n

@@ -60,10 +60,10 @@ class Users(Section):
     sharing_b: Pos = Field(3.0, description="Beta(a, b) of the sharing propensity sigma_i", le=1e3)
     activity_median: Pos = Field(0.25, description="median sessions per day lambda_i (lognormal)",
                                  le=100.0)
-    activity_sigma: NonNeg = Field(1.2, description="lognormal sigma of lambda_i (heavy tail)",
+    activity_sigma: NonNeg = Field(1.6, description="lognormal sigma of lambda_i (heavy tail)",
                                    le=5.0)
     creator_a: Pos = Field(0.05, description="Beta(a, b) of the creator propensity pi_i", le=1e3)
-    creator_b: Pos = Field(2.0, description="Beta(a, b) of the creator propensity pi_i", le=1e3)
+    creator_b: Pos = Field(4.0, description="Beta(a, b) of the creator propensity pi_i", le=1e3)
     threshold_a: Pos = Field(
         2.0, le=1e3,
         description="Beta(a, b) of the sharing threshold theta_i (conditional cooperation)")
@@ -95,7 +95,7 @@ class Production(Section):
         1.5, description="psi: how much a user's wish to share follows the sharing rate she "
                          "observed last period (conditional cooperation)", le=10.0)
     share_cost: NonNeg = Field(
-        0.4, description="c: what sharing costs the sharer (lost exclusivity), in the units "
+        0.2, description="c: what sharing costs the sharer (lost exclusivity), in the units "
                           "of the sharing threshold", le=10.0)
     share_time: NonNeg = Field(
         0.1, description="days a shared knowledge flow takes to write up (the creator's next "
@@ -119,11 +119,14 @@ class Encounter(Section):
                                   le=1e3)
     topic_match: Unit = Field(
         0.4, description="share of feed slots the recommender keeps in the user's own topic")
-    popularity_exponent: NonNeg = Field(
-        2.0, description="gamma in (c_j + prior x n)^gamma: preferential exposure", le=10.0)
-    popularity_prior: Pos = Field(
-        0.001, description="an item's head start in the popularity channel, as a share of "
-                           "users (so that exposure shares do not change with users.n)", le=1.0)
+    rank_exponent: NonNeg = Field(
+        2.0, le=10.0,
+        description="popularity channel: an item at rank share x of its scope (x = (r - 1/2) / "
+                    "items, r = 1 the most connected) is picked with weight (x + floor)^-b")
+    rank_floor: Pos = Field(
+        0.1, le=1.0,
+        description="the floor of the popularity channel's rank shares: with it, the top share "
+                    "of items gets the same share of the channel whatever the number of items")
     recency_days: Pos = Field(
         3.0, le=36_500.0,
         description="recency channel: items of the scope released in the last R days")
@@ -136,9 +139,9 @@ class Encounter(Section):
     w_social: float = Field(0.5, description="connection rule: community (social proof) effect",
                             ge=-1e3, le=1e3)
     w_community: float = Field(
-        2.0, ge=-1e3, le=1e3,
+        0.0, ge=-1e3, le=1e3,
         description="connection rule: bonus for a member of the owner's community")
-    threshold: float = Field(9.0, description="tau: connection threshold in the logit",
+    threshold: float = Field(8.0, description="tau: connection threshold in the logit",
                              ge=-1e3, le=1e3)
     affinity_scale: Pos = Field(1.5, description="topic affinity = exp(-ring distance / scale)",
                                 le=1e3)

@@ -42,3 +42,34 @@ class PairSet:
         new.sort()
         self._sorted = np.insert(self._sorted, self._sorted.searchsorted(new), new)
         self._recent.clear()
+
+
+class Holdings:
+    """How many of a pair's represented instances are held, e.g. use rights of an item class.
+
+    An agent stands for ``w`` people and an agent item for ``w`` items of its kind (MODEL.md
+    §9.1). A pair's count k says that the first k people of the agent's class hold one (or
+    are members); person ``p`` of the class holds one iff ``p < k``. Counts above one are
+    rare and kept in a dict; with w = 1 a count is 0 or 1 and this is an exact set.
+    """
+
+    def __init__(self) -> None:
+        self._once = PairSet()
+        self._more: dict[int, int] = {}
+
+    def count(self, key: int) -> int:
+        if key not in self._once:
+            return 0
+        return self._more.get(key, 1)
+
+    def add(self, key: int) -> int:
+        """One more held; returns the new count."""
+        if key not in self._once:
+            self._once.add(key)
+            return 1
+        k = self._more[key] = self._more.get(key, 1) + 1
+        return k
+
+    def __len__(self) -> int:
+        """Pairs holding at least one."""
+        return len(self._once)

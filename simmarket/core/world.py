@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import special
 
 from simmarket.config.scenario import Scenario
 from simmarket.core.columns import Columns
@@ -28,6 +29,19 @@ ATTRIBUTES = ("topic", "knowledge", "sharing", "activity", "creator", "access", 
               "threshold")
 
 
+def stratified(rng: np.random.Generator, n: int) -> np.ndarray:
+    """n uniforms, one in each stratum [k/n, (k+1)/n), in random order (Latin hypercube
+    sampling): every attribute drawn from them by its inverse CDF has the represented
+    population's distribution at any n, so the agents are a sample that does not drift with
+    users.n (MODEL.md §9.1)."""
+    return (rng.permutation(n) + rng.random(n)) / n
+
+
+def lognormal_ppf(q: np.ndarray, median: float, sigma: float) -> np.ndarray:
+    """The lognormal(log median, sigma) quantile function."""
+    return median * np.exp(sigma * special.ndtri(q))
+
+
 class Users:
     """State of every user, drawn at t = 0.
 
@@ -39,24 +53,22 @@ class Users:
     def __init__(self, scenario: Scenario, streams: Streams):
         u = scenario.users
         n = self.n = u.n
-        draw = {a: streams("users", a) for a in ATTRIBUTES}
-        self.topic = draw["topic"].integers(0, u.topics, n)
-        self.knowledge = draw["knowledge"].lognormal(
-            np.log(u.knowledge_median), u.knowledge_sigma, n)
+        q = {a: stratified(streams("users", a), n) for a in ATTRIBUTES}
+        self.topic = (q["topic"] * u.topics).astype(np.int64)
+        self.knowledge = lognormal_ppf(q["knowledge"], u.knowledge_median, u.knowledge_sigma)
         self.knowledge_initial = self.knowledge.copy()
-        self.sharing = draw["sharing"].beta(u.sharing_a, u.sharing_b, n)
+        self.sharing = special.betaincinv(u.sharing_a, u.sharing_b, q["sharing"])
         self.sharing_initial = self.sharing.copy()
-        self.activity = draw["activity"].lognormal(
-            np.log(u.activity_median), u.activity_sigma, n)
-        self.creator = draw["creator"].beta(u.creator_a, u.creator_b, n)
+        self.activity = lognormal_ppf(q["activity"], u.activity_median, u.activity_sigma)
+        self.creator = special.betaincinv(u.creator_a, u.creator_b, q["creator"])
         # A fixed uniform per user: users with access_draw < access_share own a device, so a
         # rising access share (R&D promotion path) adds users without reshuffling the rest.
-        self.access_draw = draw["access"].random(n)
+        self.access_draw = q["access"]
         # the technical system (device, protocol family) a user works in (paper 001 §二(一)3)
-        self.system = draw["system"].integers(0, scenario.tech.systems, n)
+        self.system = (q["system"] * scenario.tech.systems).astype(np.int64)
         # conditional cooperation: a user wishes to share when the payoff of sharing (what
         # others share, guidance, reputation, minus the cost) reaches her threshold
-        self.threshold = draw["threshold"].beta(u.threshold_a, u.threshold_b, n)
+        self.threshold = special.betaincinv(u.threshold_a, u.threshold_b, q["threshold"])
         # creation propensity as it stands, after the response to recent income
         self.creator_effective = self.creator.copy()
         self.busy_until = np.zeros(n, np.float64)  # a creator makes one item at a time

@@ -140,8 +140,8 @@ class ValueProduction:
         """Conditional cooperation: move each sigma_i toward this period's wish to share."""
         cfg, world = self.ctx.scenario.production, self.ctx.world
         users = world.users
-        # reputation: the represented audience a sharer gained (MODEL.md §9.1)
-        growth = world.weight * np.maximum(users.community_size - users.community_before, 0)
+        # reputation: the audience a sharer gained (each creator the agent stands for, §9.1)
+        growth = np.maximum(users.community_size - users.community_before, 0)
         utility = (cfg.reciprocity * self.sharing_rate + world.counters.guidance
                    + cfg.reputation * np.log1p(growth) - cfg.share_cost)
         wish = (utility >= users.threshold).astype(np.float64)

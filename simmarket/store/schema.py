@@ -22,7 +22,7 @@ EVENT_KINDS: dict[str, str] = {
                   "value = 1 / impression_sample_rate (the weight of the sampled row)",
     "connection": "a user connects to an item (use right); counterpart = owner; "
                   "value = perceived value v_ij",
-    "community_joined": "a user joins a creator's community for the first time; "
+    "community_joined": "a person of the user's class joins a creator's community; "
                         "counterpart = creator; value = community size after joining",
     "payment": "money moves from actor to counterpart (owner or platform); value = amount",
     "derivative_created": "a firm re-creates an item; item = the derivative; "

@@ -88,7 +88,7 @@ V_VALUE_ENCOUNTER = View(
         "creator_income": "paid to users who own the items (value units)",
         "platform_revenue": "platform fees (value units)",
         "consumer_surplus": "value minus price paid (value units; 0 in metaverse mode)",
-        "community_joins": "users joining a creator's community for the first time (count)",
+        "community_joins": "people joining a creator's community (count)",
         "communities": "creators and firms with a community of at least one member, at the "
                        "period's end (count)",
         "community_growth": "communities founded in the period (count)",
@@ -277,7 +277,8 @@ V_COMMUNITY_SIZES = View(
     {
         "owner_type": "user or firm",
         "owner_id": "users.user_id or firms.firm_id",
-        "community_size": "distinct users who connected to the owner's items (users)",
+        "community_size": "people who joined the owner's community, one per join (a repeat "
+                          "join by an agent is another person of her class) (users)",
         "items": "items the owner created (users) or derivatives (firms) (count)",
         "income": "users: users.income (connection payments, licence fees, rewards, minus "
                   "penalties); firms: firms.revenue (value units)",

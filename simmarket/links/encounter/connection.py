@@ -1,18 +1,22 @@
 """Value encounter: impressions become connections, connections realise value (paper §3.3.2).
 
 Each impression becomes a *connection* with probability
-``(1 - hci_friction) x sigmoid(w_q q_j + w_a affinity + w_s log(1 + C_j) - tau)``; ``w_s`` is the
-community (social-proof) effect; a user who already belongs to the owner's community adds
-``w_community`` to the logit (members follow their community's new content — the community
-logic's loyalty, which makes attention concentrate on creators, not only on items).
-``C_j = w c_j`` is the item's *represented* community: each
-agent stands for ``w = users.represents / users.n`` people (MODEL.md §9.1), so social proof
-and the network term respond to the size of the marketplace, not to how many agents simulate
-it. A connection is a use right, not ownership, acquired once per user and item: the item
-gains a connection (so ``c_j`` counts its community), the user joins the owner's community,
-and value is realised, ``v_ij = value_scale x q_j x affinity x (1 + eta n(C_j))`` with ``n`` the
-network-value function of the represented community (none, log = Odlyzko-Tilly, linear =
-Metcalfe).
+``(1 - hci_friction) x sigmoid(w_q q_j + w_a affinity + w_s log(1 + c_j) - tau)``; ``w_s`` is the
+community (social-proof) effect on the item's community c_j. A connection is a use right, not
+ownership: the item gains a connection, the user joins the owner's community, and value is
+realised, ``v_ij = value_scale x q_j x affinity x (1 + eta n(c_j))`` with ``n`` the
+network-value function of the community (none, log = Odlyzko-Tilly, linear = Metcalfe).
+
+The agents are a sample of the represented marketplace (MODEL.md §9.1): an agent stands for
+``w = users.represents / users.n`` people and an agent item for w items of its kind, so c_j,
+the agent item's connections, is the community each of those items has, and it does not grow
+with n. A use right is acquired once per person and item: the impression is met by person
+``p = (x / reach) w`` of the agent's class (x / reach, the decision's uniform over the
+connection probability, is uniform given a connection: no draw is added), who already holds
+one iff the pair's count exceeds p — probability k / w — and who joins the owner's community
+unless its (owner, user) count exceeds p. A member gets ``w_community`` added to the logit
+(loyalty; off by default: acting on agent pairs, it would shrink as w grows). With
+``users.represents = users.n`` these are the exact once-per-user rules.
 
 The connection curve keeps, by c, the value of an item's c-th connection and its change from
 the same item's (c-1)-th, split exactly into the *network term*
@@ -35,7 +39,7 @@ import numpy as np
 
 from simmarket.core.context import Context
 from simmarket.core.items import OWNER_FIRM, OWNER_TYPES
-from simmarket.core.pairs import PairSet
+from simmarket.core.pairs import Holdings
 from simmarket.links.encounter.industrial import IndustrialMarket
 from simmarket.links.encounter.recommender import Recommender
 from simmarket.metrics import gini
@@ -52,9 +56,9 @@ def network_value(c: int, function: str) -> float:
     return 0.0
 
 
-def _passes(logit: float, u: float, reach: float) -> bool:
-    """The connection rule: u < reach x sigmoid(logit), without overflowing exp."""
-    return logit >= -700.0 and u * (1.0 + math.exp(-logit)) < reach
+def _odds(logit: float, u: float) -> float:
+    """u / sigmoid(logit): the connection rule is ``_odds < reach`` (no overflow of exp)."""
+    return u * (1.0 + math.exp(-logit)) if logit >= -700.0 else math.inf
 
 
 class ConnectionCurve:
@@ -106,8 +110,9 @@ class ValueEncounter:
         net = ctx.world.network
         self._platform_node = net.node("platform", PLATFORM)
         self._firm_node0 = net.node("firm", 0)
-        self.members = PairSet()  # (owner, user): community membership, once per owner
-        self.connected = PairSet()  # (item, user): a user connects to an item once
+        # (owner, user) -> members, (item, user) -> use rights, of the user's represented class
+        self.members = Holdings()
+        self.connected = Holdings()
         self.curve = ConnectionCurve()
         rec = ctx.recorder
         self._impression = rec.channel("impression")
@@ -140,29 +145,39 @@ class ValueEncounter:
             self._sample_impressions(user, feed, 1.0 / rate)
         w_s = 0.0 if world.industrial else enc.w_social
         reach = 1.0 - self.ctx.scenario.tech.hci_friction
-        conns, connected, removed, weight = items.connections, self.connected, items.removed, \
-            world.weight
+        conns, connected, removed = items.connections, self.connected, items.removed
         w_m = 0.0 if world.industrial else enc.w_community
         owners, kinds, members, n = items.owner, items.owner_type, self.members, self._pairs
         for j, logit, a, u in zip(feed, static, affinity, draws):
-            logit += w_s * math.log1p(weight * conns.item(j))  # the live community effect
-            passes = _passes(logit, u, reach)
+            logit += w_s * math.log1p(conns.item(j))  # the live community effect
+            x = _odds(logit, u)
             # membership is looked up only when the loyalty bonus would change the decision
-            if w_m and passes != _passes(logit + w_m, u, reach):
+            if w_m and (x < reach) != ((bonus := _odds(logit + w_m, u)) < reach):
                 owner = owners.item(j) if kinds.item(j) != OWNER_FIRM else n + owners.item(j)
-                if owner * n + user in members:
-                    passes = not passes
-            if not passes:
+                if members.count(owner * n + user) > self._person(min(x, bonus) / reach):
+                    x = bonus
+            if x >= reach:
                 continue
             if removed.item(j):
                 continue  # taken down by moderation since the index was built
             if items.owner.item(j) == user and items.owner_type.item(j) != OWNER_FIRM:
                 continue  # one's own item
-            key = j * self._pairs + user
-            if key in connected:
+            person = self._person(x / reach)
+            key = j * n + user
+            if connected.count(key) > person:
                 continue  # the use right is already held: seeing it again adds nothing
-            if self._connect(user, j, a):
+            if self._connect(user, j, a, person):
                 connected.add(key)
+
+    def _person(self, share: float) -> float:
+        """Which of the ``w`` people the agent stands for meets the item (MODEL.md §9.1).
+
+        The agent item stands for ``w`` items of its kind and the agent user for ``w`` people:
+        the impression is met by person ``share x w`` of the class, ``share`` being the
+        decision's uniform over the connection probability (itself uniform given a
+        connection), so no draw is added. She holds a use right, or is a member, iff her
+        index is below the pair's count; with w = 1 this is the exact connect-once rule."""
+        return share * self.ctx.world.weight
 
     def _sample_impressions(self, user: int, feed: list[int], weight: float) -> None:
         items, t = self.ctx.world.items, self.ctx.env.now
@@ -170,7 +185,7 @@ class ValueEncounter:
             self._impression((t, "impression", user, "user", j, items.owner.item(j),
                               OWNER_TYPES[items.owner_type.item(j)], weight))
 
-    def _connect(self, user: int, j: int, aff: float) -> bool:
+    def _connect(self, user: int, j: int, aff: float, person: float = 0.0) -> bool:
         """A use-right connection (value v, paid in full), or an industrial purchase."""
         if self.industrial is not None:
             deal = self.industrial.offer(user, j, aff)
@@ -181,12 +196,12 @@ class ValueEncounter:
                            self.ctx.world.items.last_value.item(j))
             self._settle(user, j, *deal)
             return True
-        sc, items, w = self.ctx.scenario.encounter, self.ctx.world.items, self.ctx.world.weight
+        sc, items = self.ctx.scenario.encounter, self.ctx.world.items
         c, base = items.connections.item(j), sc.value_scale * items.quality.item(j)
-        n_now = sc.network_effect * network_value(w * c, sc.network_function)
+        n_now = sc.network_effect * network_value(c, sc.network_function)
         v = base * aff * (1.0 + n_now)
         if c:
-            n_before = sc.network_effect * network_value(w * (c - 1), sc.network_function)
+            n_before = sc.network_effect * network_value(c - 1, sc.network_function)
             last_aff = items.last_affinity.item(j)
             self.curve.add(c, v, items.quality.item(j), items.last_value.item(j),
                            base * aff * (n_now - n_before),
@@ -195,7 +210,7 @@ class ValueEncounter:
             self.curve.add(c, v, items.quality.item(j), 0.0)
         items.last_affinity[j] = aff
         self._settle(user, j, v, v)
-        self._join(user, j)
+        self._join(user, j, person)
         return True
 
     def _settle(self, user: int, j: int, v: float, price: float) -> None:
@@ -230,13 +245,13 @@ class ValueEncounter:
         world.counters.platform_revenue += to_platform
         world.counters.connections += 1
 
-    def _join(self, user: int, j: int) -> None:
-        """The user joins the community of the item's owner (once per owner)."""
+    def _join(self, user: int, j: int, person: float) -> None:
+        """The person joins the community of the item's owner, unless already a member."""
         world = self.ctx.world
         items, n = world.items, self._pairs
         owner, kind = items.owner.item(j), items.owner_type.item(j)
         key = ((owner if kind != OWNER_FIRM else n + owner) * n) + user
-        if key in self.members:
+        if self.members.count(key) > person:
             return
         self.members.add(key)
         sizes = world.firms.community_size if kind == OWNER_FIRM else world.users.community_size

@@ -5,13 +5,19 @@ system scope: users and their content live in one of ``tech.systems`` incompatib
 systems (paper 001 §二(一)3), and a slot may show content from another system only w.p.
 ``interoperability`` — with none, the systems are separate worlds. A slot whose scope has no
 content yet stays empty. Within its scope a slot comes from one of three channels:
-popularity (item j with weight ``(c_j + prior x n)^gamma``, preferential), recency (uniform
-over the scope's items released in the last R days) or exploration (uniform). Both are
-defined so that they do not change with the number of simulated users n: recency by age
-rather than by a count of items, and popularity with a head start that is a share of users,
-so that every weight scales as ``n^gamma`` and exposure shares depend on shares of
-connections only (a head start of a fixed "+1" would flatten exposure at small n). The
-ranking index is rebuilt every ``refresh_days``, as platforms rank in batch.
+popularity, recency (uniform over the scope's items released in the last R days) or
+exploration (uniform). An item may fill two slots of a feed: it stands for w items of its kind
+(MODEL.md §9.1).
+
+Popularity ranks the scope's items by connections (ties: the newest first) and picks the one
+at rank share ``x = (r - 1/2) / N`` with weight ``(x + rank_floor)^-rank_exponent``. The top
+share of the items gets the same share of the channel whatever N, so exposure at a given rank
+share does not change with the number of simulated users (recency is likewise defined by age,
+not by a count of items). The floor keeps the top coarse: a scope's top item cannot take more
+than the whole channel, and small scopes (small n, early days) would otherwise give their top
+item less than large ones. Connection counts as weights (preferential attachment) were
+tried and grew the top items with n. The ranking index is rebuilt every ``refresh_days``, as
+platforms rank in batch.
 
 Common random numbers. The users of one (system, topic) group draw their feeds from that
 group's own stream, ``("encounter", "feed", group)``, one row of uniforms per feed, in the
@@ -98,15 +104,16 @@ class Recommender:
         ids = np.flatnonzero(eligible)
         n = self.size = len(ids)
         self.items_seen = items.n
-        head_start = sc.encounter.popularity_prior * sc.users.n
-        gamma = sc.encounter.popularity_exponent
-        weights = (items.view("connections")[ids] + head_start) ** gamma
         topic = items.view("topic")[ids].astype(np.int64)
         system = items.view("system")[ids].astype(np.int64)
-        keys = (system * n_topics + topic, topic, system)
-        orders = [np.argsort(k, kind="stable") for k in keys] + [np.arange(n)]
+        keys = (system * n_topics + topic, topic, system, np.zeros(n, np.int64))
+        orders = [np.argsort(k, kind="stable") for k in keys[:3]] + [np.arange(n)]
+        best = np.lexsort((-ids, -items.view("connections")[ids]))  # most connected first
+        enc = sc.encounter
         self.ids = np.concatenate([ids[o] for o in orders])
-        self.cum = np.cumsum(np.concatenate([weights[o] for o in orders]))
+        self.cum = np.cumsum(np.concatenate(
+            [(_ranks(k, best)[o] + enc.rank_floor) ** -enc.rank_exponent
+             for k, o in zip(keys, orders)]))
         # running count of recent items along ids: a scope's recent items end its segment
         fresh = items.view("t_created")[self.ids] >= self.ctx.env.now - sc.encounter.recency_days
         self._fresh = np.concatenate([[0], np.cumsum(fresh)])
@@ -182,7 +189,7 @@ class Recommender:
         Each slot: its topic scope (the user's topic w.p. topic_match), its system scope (any
         system w.p. interoperability, else the user's own), its channel and position; then
         the slot's static part of the connection logit and the uniform its decision will use.
-        Duplicate items within a feed and slots whose scope is empty are dropped.
+        Slots whose scope is empty are dropped.
         """
         sc = self.ctx.scenario
         enc = sc.encounter
@@ -200,22 +207,12 @@ class Recommender:
         explore = s + (u[2] * size).astype(np.int64)
         pos = np.where(u[1] < self.p_pop, popular, np.where(u[1] < self.p_rec, recent, explore))
         keep = size > 0  # a slot whose scope has no content yet stays empty
+        # an item may fill two slots: the agent item stands for w items of its kind
         item = self.ids[np.where(keep, pos, 0)]
-        # an empty slot's placeholder must not count as a repeat of a real item
-        keep &= ~_repeats(np.where(keep, item, -1 - np.arange(item.shape[1])))
         items = self.ctx.world.items
         aff = self.affinity[topics[:, None], items.topic[item]]
         static = enc.w_quality * items.quality[item] + enc.w_affinity * aff - enc.threshold
         return _as_feeds(item, static, aff, u[4], keep)
-
-
-def _repeats(item: np.ndarray) -> np.ndarray:
-    """True where an item already appeared earlier in the same feed (row)."""
-    order = np.argsort(item, axis=1, kind="stable")
-    ranked = np.take_along_axis(item, order, axis=1)
-    repeat = np.zeros(item.shape, bool)
-    np.put_along_axis(repeat, order[:, 1:], ranked[:, 1:] == ranked[:, :-1], axis=1)
-    return repeat
 
 
 def _as_feeds(item, static, aff, draw, keep) -> list[Feed]:
@@ -226,6 +223,19 @@ def _as_feeds(item, static, aff, draw, keep) -> list[Feed]:
             (list(compress(i, k)), list(compress(st, k)), list(compress(a, k)),
              list(compress(d, k)))
             for full, (i, st, a, d, k) in zip(whole, rows)]
+
+
+def _ranks(keys: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """Each item's rank within its group of `keys` as a share of the group, (r - 1/2) / size
+    with r = 1 the most connected (ties to the newest), given `best`, all items ordered most
+    connected first."""
+    by_rank = best[np.argsort(keys[best], kind="stable")]
+    grouped = keys[by_rank]
+    start = np.searchsorted(grouped, grouped, "left")
+    size = np.searchsorted(grouped, grouped, "right") - start
+    ranks = np.empty(len(keys))
+    ranks[by_rank] = (np.arange(len(keys)) - start + 0.5) / size
+    return ranks
 
 
 def _bounds(sorted_keys: np.ndarray, groups: int, offset: int) -> np.ndarray:

@@ -18,12 +18,12 @@ producer to buyer, with no licensing and no derivatives.
 
 Firms are sampled like users (MODEL.md §9.1): ``firms.initial`` and ``firms.entry_rate`` are
 per 10,000 users, so the simulated firms stand for the represented marketplace's firms in the
-same proportion as the agents for its people. A firm's budget (capital, financing threshold,
-running cost, offline income, data cost) is stated for a market of 10,000 users and scaled by
-the market the simulation samples (``m = n / 10,000``), since the audience a firm serves grows
-with it; what one derivative costs and earns (re-creation cost, licence fee) is per item, as an
-item's audience is. An original is re-created once: the first firm to take it (licensing it,
-or copying it where IP is unprotected) fills its niche, so firms of a topic work down its
+same proportion as the agents for its people. A firm's money (capital, financing threshold,
+running cost, offline income, data cost) is not scaled: a sampled firm serves a sampled
+market, whose items and audiences do not grow with n; what one derivative costs and earns
+(re-creation cost, licence fee) is per item, as an item's audience is. An original is
+re-created once: the first firm to take it (licensing it, or copying it where IP is
+unprotected) fills its niche, so firms of a topic work down its
 ranking rather than crowding its top items — and how deep they go depends on firms per item,
 a ratio that does not change with n. Entry is a Poisson process whose rate rises
 with venture capital and falls with regulatory uncertainty; an entrant needs capital above a
@@ -61,7 +61,6 @@ class FirmsLink:
         self._conversion = s.block("firms", "conversion")
         self.hhi_last = 0.0
         self._per_10k = ctx.scenario.users.n / 10_000.0  # m: market sampled, per 10,000
-        self._budget = self._per_10k  # what a firm's capital and daily flows are scaled by
         self._waiting = False
         self._entry_proc: simpy.Process | None = None
         self.start_period()
@@ -84,7 +83,7 @@ class FirmsLink:
 
     def _draw_capital(self) -> float:
         sc = self.ctx.scenario
-        return self._budget * float(self._capital.lognormal(
+        return float(self._capital.lognormal(
             math.log(sc.firms.capital_median * max(sc.capital.vc_supply, 1e-9)),
             sc.firms.capital_sigma))
 
@@ -109,7 +108,7 @@ class FirmsLink:
                 continue
             self._waiting = False
             capital = self._draw_capital()
-            threshold = self._budget * sc.firms.financing_threshold * (
+            threshold = sc.firms.financing_threshold * (
                 1.0 + sc.capital.concentration * self.hhi_last / 10_000.0)
             if capital >= threshold:
                 self._enter(capital)
@@ -141,7 +140,7 @@ class FirmsLink:
             yield env.timeout(cfg.scan_interval)
             # in the industrial chain there is no platform data to pay for, or to use
             driven = bool(firms.data_driven[firm]) and not self.ctx.world.industrial
-            firms.capital[firm] += self._budget * (
+            firms.capital[firm] += (
                 cfg.outside_income - cfg.running_cost - cfg.data_cost * driven) * cfg.scan_interval
             if driven and not firms.barred[firm]:
                 self.scan(firm)
