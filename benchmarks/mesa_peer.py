@@ -18,10 +18,10 @@ user would write them, mechanism by mechanism as in ``simmarket/core/population.
   ``learning x q`` and shares it into the stock S (which obsolesces at rate rho) w.p. sigma_i.
 - **The platform** (the recommender) rebuilds its index at the start of every step: each item
   in four scopes, (own system, own topic), (any system, own topic), (own system, any topic)
-  and all, each with cumulative popularity weights ``(c_j + 1)^gamma``. A feed slot picks its
-  topic scope (own w.p. ``topic_match``), its system scope (any w.p. ``interoperability``),
-  its channel (popularity, recency over the newest R, exploration) and a position; empty
-  scopes and repeats are dropped.
+  and all, each with cumulative popularity weights by rank share ``(x + floor)^-b``. A feed
+  slot picks its topic scope (own w.p. ``topic_match``), its system scope (any w.p.
+  ``interoperability``), its channel (popularity, recency over the items of the last R days,
+  exploration) and a position; empty scopes are dropped, repeats kept.
 - **A connection** happens w.p. ``(1 - hci) sigmoid(w_q q + w_a aff + w_s log(1 + c) - tau)``,
   once per user and item, never to one's own item; it is worth
   ``value_scale q aff (1 + eta log(1 + c))``, paid in full, ``1 - fee`` to the owner and
@@ -84,7 +84,7 @@ class Platform:
         self.p_pop = enc.w_popularity / w
         self.p_rec = (enc.w_popularity + enc.w_recency) / w
         self.topic_match, self.interop = enc.topic_match, sc.tech.interoperability
-        self.window, self.feed_size = enc.recency_window, enc.feed_size
+        self.recency_days, self.feed_size = enc.recency_days, enc.feed_size
         self.size = 0
         self.scopes: list[tuple] = []
 
@@ -96,13 +96,21 @@ class Platform:
         if n == 0:
             return
         conns = np.fromiter((it.connections for it in m.items), np.float64, n)
-        weights = (conns + 1.0) ** m.scenario.encounter.popularity_exponent
+        enc = m.scenario.encounter
         topic = np.asarray(m.item_topic)
         system = np.asarray(m.item_system)
 
-        def segment(mask: np.ndarray | None) -> tuple[list[int], list[float]]:
+        fresh = np.asarray(m.item_t) >= m.t - self.recency_days
+
+        def segment(mask: np.ndarray | None) -> tuple[list[int], list[float], int]:
+            """A scope's items, the popularity channel's weights by rank share and how many
+            of its items (the newest) are recent."""
             ids = np.arange(n) if mask is None else np.flatnonzero(mask)
-            return ids.tolist(), np.cumsum(weights[ids]).tolist()
+            ranks = np.empty(len(ids))
+            ranks[np.lexsort((-ids, -conns[ids]))] = np.arange(len(ids))
+            share = (ranks + 0.5) / max(len(ids), 1)
+            weights = (share + enc.rank_floor) ** -enc.rank_exponent
+            return ids.tolist(), np.cumsum(weights).tolist(), int(fresh[ids].sum())
 
         everything = segment(None)
         by_topic = [segment(topic == k) for k in range(n_topics)]
@@ -114,26 +122,21 @@ class Platform:
     def feed(self, group: int, rnd) -> list[tuple[int, float]]:
         """One feed for a user of (system, topic) group: (item, decision uniform) per slot."""
         scopes = self.scopes[group]
-        tm, io, p_pop, p_rec, window = (self.topic_match, self.interop, self.p_pop,
-                                        self.p_rec, self.window)
-        shown: set[int] = set()
+        tm, io, p_pop, p_rec = self.topic_match, self.interop, self.p_pop, self.p_rec
         feed = []
         for _ in range(self.feed_size):
             u_topic, u_channel, u_pos, u_system, u_decide = rnd(), rnd(), rnd(), rnd(), rnd()
-            ids, cum = scopes[(u_topic >= tm) * 2 + (u_system < io)]
+            ids, cum, recent = scopes[(u_topic >= tm) * 2 + (u_system < io)]
             size = len(ids)
             if not size:
                 continue  # nothing in this scope yet
             if u_channel < p_pop:
                 pos = min(bisect_right(cum, u_pos * cum[-1]), size - 1)
             elif u_channel < p_rec:
-                pos = size - 1 - int(u_pos * min(size, window))
+                pos = size - 1 - int(u_pos * recent)
             else:
                 pos = int(u_pos * size)
-            j = ids[pos]
-            if j not in shown:
-                shown.add(j)
-                feed.append((j, u_decide))
+            feed.append((ids[pos], u_decide))  # an item may fill two slots, as in simmarket
         return feed
 
 
@@ -230,17 +233,21 @@ class UserAgent(mesa.Agent):
             aff = aff_row[item.topic]
             logit = (enc.w_quality * item.quality + enc.w_affinity * aff - enc.threshold
                      + enc.w_social * math.log1p(item.connections))
-            if logit < -700.0 or u * (1.0 + math.exp(-logit)) >= m.reach:
+            x = u * (1.0 + math.exp(-logit)) if logit >= -700.0 else math.inf
+            if x >= m.reach:
                 continue
             if item.owner == me:
                 continue  # one's own item
+            # simmarket's represented use rights: the person of the agent's class who meets
+            # the item (of w people) holds one iff the pair's count exceeds her index
+            person = x / m.reach * m.weight
             key = j * m.n_users + me
-            if key in m.connected:
+            if m.connected.get(key, 0) > person:
                 continue  # the use right is already held
-            m.connected.add(key)
-            self.connect(item, aff)
+            m.connected[key] = m.connected.get(key, 0) + 1
+            self.connect(item, aff, person)
 
-    def connect(self, item: Item, aff: float) -> None:
+    def connect(self, item: Item, aff: float, person: float) -> None:
         """A use-right connection: value, payments to owner and platform, community."""
         m = self.model
         enc = m.scenario.encounter
@@ -265,8 +272,8 @@ class UserAgent(mesa.Agent):
         m.connection_value += v
         m.platform_revenue += to_platform
         key = owner.index * m.n_users + me
-        if key not in m.members:
-            m.members.add(key)
+        if m.members.get(key, 0) <= person:
+            m.members[key] = m.members.get(key, 0) + 1
             owner.community_size += 1
             m.community_joins += 1
             m.log.append((t, "community_joined", me, "user", j, owner.index, "user",
@@ -310,12 +317,14 @@ class PlatformModel(mesa.Model):
         self.items: list[Item] = []
         self.item_topic: list[int] = []
         self.item_system: list[int] = []
+        self.item_t: list[float] = []
         self.platform = Platform(self)
         self.reach = 1.0 - sc.tech.hci_friction
         self.sample_rate = sc.encounter.impression_sample_rate
         self.sample_weight = 1.0 / self.sample_rate
-        self.connected: set[int] = set()
-        self.members: set[int] = set()
+        self.connected: dict[int, int] = {}  # (item, user) -> use rights held
+        self.members: dict[int, int] = {}  # (owner, user) -> people of her class who joined
+        self.weight = sc.users.represented / max(1, users.n)  # people per agent
         self.network: dict[tuple[int, int], float] = {}
         self._pending: list[tuple[float, int, UserAgent, float]] = []
         self._seq = 0
@@ -354,6 +363,7 @@ class PlatformModel(mesa.Model):
         self.items.append(Item(j, user.index, user.topic, user.system, quality))
         self.item_topic.append(user.topic)
         self.item_system.append(user.system)
+        self.item_t.append(self.t)
         return j
 
     # -- a step -----------------------------------------------------------------------------
