@@ -9,6 +9,7 @@ scenario, a seed and a recorder.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -30,6 +31,18 @@ from simmarket.links.spillover import ValueSpillover
 from simmarket.links.transmission.firms import FirmsLink
 from simmarket.links.transmission.government import Government
 from simmarket.links.transmission.network import ValueNetwork
+
+#: Wall seconds one slice of ``env.run`` may take: a stop request is seen between slices.
+SLICE_SECONDS = 0.2
+
+
+def _next_chunk(chunk: float, took: float, longest: float) -> float:
+    """The next slice of simulated time: halved while a slice takes longer than
+    SLICE_SECONDS of wall time (large populations), grown back up to `longest` (1/400 of
+    the horizon) when slices are quick. Slicing changes nothing in what is simulated."""
+    if took > SLICE_SECONDS:
+        return chunk / 2.0
+    return min(longest, chunk * 2.0) if took < SLICE_SECONDS / 4.0 else chunk
 
 
 class Model:
@@ -99,7 +112,9 @@ class Model:
                 on_pause(self)
                 on_pause = None
                 continue
+            started = time.perf_counter()
             env.run(until=self.clock.done if target >= horizon else target)
+            chunk = _next_chunk(chunk, time.perf_counter() - started, horizon / 400.0)
             if on_progress:
                 on_progress(env.now, self.recorder.events_emitted)
         self.write_final_tables()
