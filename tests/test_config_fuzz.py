@@ -67,12 +67,15 @@ def toml_value(v: Any) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(toml_value(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{toml_string(k)} = {toml_value(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{toml_string(k)} = {toml_value(x)}"
+                               for k, x in v.items() if x is not None) + "}"
     raise TypeError(type(v))
 
 
 def toml_document(data: dict[str, Any]) -> str:
-    return "".join(f"{toml_string(k)} = {toml_value(v)}\n" for k, v in data.items())
+    """TOML has no null: a None (a field's "use the default") is left out, as a user would."""
+    return "".join(f"{toml_string(k)} = {toml_value(v)}\n" for k, v in data.items()
+                   if v is not None)
 
 
 def nest(flat: dict[str, Any]) -> dict[str, Any]:
