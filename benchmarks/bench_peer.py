@@ -71,6 +71,23 @@ def snapshot(rev: str, where: Path) -> str:
     return commit
 
 
+def run_info(code: str | None, out_dir: Path) -> dict[str, Any]:
+    """What a measurement ran on: date, Python, machine, load and code (a snapshot of
+    revision `code`, or the working tree), also printed to stderr."""
+    if code:
+        git = "simmarket@" + snapshot(code, out_dir / "code")
+    else:
+        git = "working tree " + subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
+            text=True).stdout.strip()
+    info = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "cpus": os.cpu_count(), "load_start": load(), "git": git}
+    print(f"{info['date']}  {info['cpus']} CPUs  load {info['load_start']}  python "
+          f"{info['python']}  {git}", file=sys.stderr, flush=True)
+    return info
+
+
 def child(cmd: list[str], label: str) -> dict[str, Any]:
     """Run one measurement in a fresh process; its JSON line plus its rusage."""
     print(f"  {label} ... (load {load()})", file=sys.stderr, flush=True)
@@ -173,8 +190,8 @@ def ratios(rows: list[dict[str, Any]], ceiling: float, ceiling_cpu: float,
                        f"goal <= {1 / TARGET_RATIO:.2f})")
             out.append(f"  sessions simmarket / Mesa          "
                        f"{sm['sessions'] / me['sessions']:5.3f}  connections per impression "
-                       f"{sm['connections_per_impression']:.4f} / "
-                       f"{me['connections_per_impression']:.4f}")
+                       f"{fmt(sm['connections_per_impression'], '.4f')} / "
+                       f"{fmt(me['connections_per_impression'], '.4f')}")
             out.append(f"  Mesa CPU per session / 3           "
                        f"{me['cpu_us_per_session'] / TARGET_RATIO:5.1f} µs (the 3x goal, "
                        f"measured now)")
@@ -232,17 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = (ROOT / args.out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     py = sys.executable
-    if args.code:
-        git = "simmarket@" + snapshot(args.code, out_dir / "code")
-    else:
-        git = "working tree " + subprocess.run(
-            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
-            text=True).stdout.strip()
-    info = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "cpus": os.cpu_count(), "load_start": load(), "git": git}
-    print(f"{info['date']}  {info['cpus']} CPUs  load {info['load_start']}  python "
-          f"{info['python']}  {git}", file=sys.stderr, flush=True)
+    info = run_info(args.code, out_dir)
 
     ceil = [measure_ceiling(args.ceiling_rows, out_dir / "ceiling.db")]
     rows: list[dict[str, Any]] = []

@@ -26,11 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import bench_peer  # noqa: E402
-from bench_peer import count_rows, load, snapshot  # noqa: E402
+from bench_peer import count_rows, load  # noqa: E402
 from peer_common import WORKLOAD, executemany_ceiling, open_events_db, synthetic_rows  # noqa: E402
 
 MARKER = bench_peer.MARKER
@@ -246,17 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     plan_sizes = [(10_000, 30.0)] if args.quick else sizes(args.sizes)
     out_dir = (ROOT / args.out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    if args.code:
-        git = "simmarket@" + snapshot(args.code, out_dir / "code")
-    else:
-        git = "working tree " + subprocess.run(
-            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
-            text=True).stdout.strip()
-    info = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "cpus": __import__("os").cpu_count(), "load_start": load(), "git": git}
-    print(f"{info['date']}  {info['cpus']} CPUs  load {info['load_start']}  python "
-          f"{info['python']}  {git}", file=sys.stderr, flush=True)
+    info = bench_peer.run_info(args.code, out_dir)
     py, me = sys.executable, str(Path(__file__).resolve())
 
     def ceiling() -> dict[str, Any]:
