@@ -62,14 +62,9 @@ class Holdings:
             return 0
         return self._more.get(key, 1)
 
-    def add(self, key: int) -> int:
-        """One more held; returns the new count."""
+    def add(self, key: int) -> None:
+        """One more held."""
         if key not in self._once:
             self._once.add(key)
-            return 1
-        k = self._more[key] = self._more.get(key, 1) + 1
-        return k
-
-    def __len__(self) -> int:
-        """Pairs holding at least one."""
-        return len(self._once)
+        else:
+            self._more[key] = self._more.get(key, 1) + 1
