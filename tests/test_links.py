@@ -750,13 +750,13 @@ FIRM = {"firms": {"initial": ONE_FIRM, "entry_rate": 0.0, "quality_uplift": 0.3,
 
 
 def _firm_world(ip: float, capital: float = 100.0, extra: dict | None = None):
-    """One data-driven firm of topic 0 and one popular user item of topic 0: q = 0.5, nine
-    connections worth 0.5 each."""
+    """One data-driven firm and one popular user item: q = 0.5, nine connections worth 0.5
+    each."""
     ctx = make_ctx(_merge(_merge(FIRM, {"ip_protection": ip}), extra or {}))
     link = FirmsLink(ctx)
     link.start()
     firms = ctx.world.firms
-    firms.topic[0], firms.capital[0], firms.data_driven[0] = 0, capital, True
+    firms.capital[0], firms.data_driven[0] = capital, True
     j = ctx.world.release_item(0.0, 5, OWNER_USER, 0, 0.5, 1.0)
     ctx.world.items.connections[j] = 9
     ctx.world.items.value[j] = 9 * 0.5
@@ -801,12 +801,12 @@ def test_a_firm_licenses_and_recreates_a_popular_item():
 
 
 def test_an_original_is_re_created_once_whichever_firm_takes_it():
-    """The first firm to take an original fills its niche: a second firm of the same topic
-    passes over it to the next item of the ranking (here by recent connections: 9, then 5)."""
+    """The first firm to take an original fills its niche: a second firm passes over it to
+    the next item of the ranking (here by recent connections: 9, then 5)."""
     ctx, link, j = _firm_world(0.5, extra={"firms": {"initial": 2 * ONE_FIRM, "scan_top": 1},
                                            "capital": {"short_termism": 1.0}})
     firms, items = ctx.world.firms, ctx.world.items
-    firms.topic[1], firms.capital[1], firms.data_driven[1] = 0, 100.0, True
+    firms.capital[1], firms.data_driven[1] = 100.0, True
     other = ctx.world.release_item(0.0, 6, OWNER_USER, 0, 0.5, 1.0)
     items.connections[other] = 5
     items.value[other] = 5 * 0.5
@@ -848,17 +848,34 @@ def test_no_derivative_when_it_does_not_pay_or_cannot_be_paid():
 
 @pytest.mark.parametrize(("short_termism", "chosen"), [(1.0, "popular"), (0.0, "good")])
 def test_scan_ranks_by_recent_connections_or_quality(short_termism, chosen):
-    """A scan considers the scan_top items ranked by short_termism x rank(recent
-    connections) + (1 - short_termism) x rank(quality)."""
+    """A scan goes down the whole platform's ranking by short_termism x rank(recent
+    connections) + (1 - short_termism) x rank(quality), of any topic, and re-creates the
+    first scan_top items worth it: the best item by quality, of another topic and with no
+    connections, would not pay (expected 0.7 x 0.5 x 1.3 x 4 = 1.82 < cost 2) and is
+    passed over."""
     ctx, link, popular = _firm_world(0.0, extra={"firms": {"scan_top": 1},
                                                  "capital": {"short_termism": short_termism}})
     good = ctx.world.release_item(0.0, 6, OWNER_USER, 0, 0.9, 1.0)
-    ctx.world.release_item(0.0, 7, OWNER_USER, 1, 1.0, 1.0)  # another topic: never scanned
+    best = ctx.world.release_item(0.0, 7, OWNER_USER, 1, 1.0, 1.0)
     ctx.world.items.connections[good] = 3
     ctx.world.items.value[good] = 3 * 0.9
     link.scan(0)
     parents = ctx.world.items.view("parent")
     assert parents[parents >= 0].tolist() == [{"popular": popular, "good": good}[chosen]]
+    assert not ctx.world.items.recreated[best]
+
+
+def test_a_scan_takes_at_most_scan_top_items_and_items_of_every_topic():
+    """Firms have no focus topic (a sampled firm would leave most topics of a small run
+    unscanned, MODEL.md §9.1): three items worth it, of two topics, and scan_top = 2."""
+    ctx, link, j = _firm_world(0.0, extra={"firms": {"scan_top": 2},
+                                           "capital": {"short_termism": 1.0}})
+    for topic, conns in ((1, 10), (0, 2)):  # ranked: topic 1's (10), j (9), topic 0's (2)
+        k = ctx.world.release_item(0.0, 6, OWNER_USER, topic, 0.5, 1.0)
+        ctx.world.items.connections[k], ctx.world.items.value[k] = conns, 0.5 * conns
+    link.scan(0)
+    assert ctx.world.firms.derivatives[0] == 2
+    assert ctx.world.items.recreated[:3].tolist() == [True, True, False]
 
 
 def test_a_broke_firm_exits_at_its_scan():

@@ -193,7 +193,7 @@ def test_firm_closeness_lists_every_firm_row_of_centrality_with_ranks(conn):
     for (_, _), g in v.groupby(["period", "alpha"]):
         assert g.loc[g.closeness_rank == 1, "closeness"].min() == g.closeness.max()
         assert g.loc[g.captured_rank == 1, "captured_value"].min() == g.captured_value.max()
-    assert v.topic.notna().all()
+    assert v.data_driven.notna().all()  # joined from the firms table
 
 
 def test_firm_closeness_next_period_is_the_same_firms_next_snapshot(conn):

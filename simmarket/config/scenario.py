@@ -132,6 +132,10 @@ class Encounter(Section):
         description="recency channel: items of the scope released in the last R days")
     refresh_days: Pos = Field(0.25, description="days between recommender index refreshes",
                               ge=0.001, le=36_500.0)
+    refresh_growth: float = Field(
+        0.1, ge=0.0, le=100.0,
+        description="the index is also rebuilt as soon as the catalogue has grown by this share "
+                    "since the last rebuild (0: at every new item)")
     w_quality: float = Field(3.0, description="connection rule: weight of quality q_j",
                              ge=-1e3, le=1e3)
     w_affinity: float = Field(2.0, description="connection rule: weight of topic affinity",
@@ -190,12 +194,13 @@ class Firms(Section):
     data_driven_share: Unit = Field(0.8, description="share of firms that scan the platform")
     data_sharing: Unit = Field(0.7, description="share of platform data firms let be exported")
     scan_interval: Pos = Field(7.0, description="days between a firm's scans", ge=0.01, le=36_500.0)
-    scan_top: int = Field(5, ge=1, description="top items of its topic a firm considers per scan",
-                          le=1000)
+    scan_top: int = Field(
+        5, ge=1, le=1000,
+        description="most items a firm re-creates per scan (best first, of the whole platform)")
     capital_median: Pos = Field(60.0, description="median initial capital (lognormal)", le=1e9)
     capital_sigma: NonNeg = Field(0.6, description="lognormal sigma of initial capital", le=5.0)
-    financing_threshold: NonNeg = Field(30.0, description="minimum capital to enter at HHI = 0",
-                                        le=1e9)
+    financing_threshold: NonNeg = Field(
+        30.0, le=1e9, description="minimum capital to enter when firm revenue is equal")
     running_cost: NonNeg = Field(1.5, description="cost per day of a firm", le=1e9)
     outside_income: NonNeg = Field(
         1.5, description="offline income per day of a firm (covers the running cost: "
@@ -221,7 +226,7 @@ class Capital(Section):
     vc_supply: NonNeg = Field(1.0, description="venture-capital supply: scales entry and capital",
                               le=100.0)
     concentration: NonNeg = Field(
-        1.0, description="financing threshold x (1 + concentration x HHI/10000)", le=1e3)
+        1.0, description="financing threshold x (1 + concentration x Gini of firm revenue)", le=1e3)
     short_termism: Unit = Field(0.3, description="weight firms put on popularity over quality")
 
 

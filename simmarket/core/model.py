@@ -149,7 +149,7 @@ class Model:
         exited = f.view("t_exited")
         rec.write_columns("firms", {
             "firm_id": np.arange(f.n), "t_entered": f.view("t_entered"),
-            "t_exited": np.where(np.isnan(exited), None, exited), "topic": f.view("topic"),
+            "t_exited": np.where(np.isnan(exited), None, exited),
             "data_driven": f.view("data_driven").astype(np.int64),
             **{c: f.view(c) for c in ("initial_capital", "capital", "revenue", "derivatives",
                                       "licenses", "license_fees", "community_size")},

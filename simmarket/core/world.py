@@ -89,7 +89,6 @@ class Firms(Columns):
     FIELDS = {
         "t_entered": (np.float64, 0.0),
         "t_exited": (np.float64, np.nan),
-        "topic": (np.int32, 0),
         "data_driven": (np.bool_, False),
         "initial_capital": (np.float64, 0.0),
         "capital": (np.float64, 0.0),

@@ -10,7 +10,7 @@ import sqlite_utils
 
 from simmarket.store.views import create_views
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Every event kind, with what its columns mean (actor -> counterpart, value).
 EVENT_KINDS: dict[str, str] = {
@@ -74,8 +74,8 @@ TABLES: dict[str, dict[str, type]] = {
         "removed": int,
     },
     "firms": {
-        "firm_id": int, "t_entered": float, "t_exited": float, "topic": int,
-        "data_driven": int, "initial_capital": float, "capital": float, "revenue": float,
+        "firm_id": int, "t_entered": float, "t_exited": float, "data_driven": int,
+        "initial_capital": float, "capital": float, "revenue": float,
         "derivatives": int, "licenses": int, "license_fees": float, "community_size": int,
     },
     "period_production": {

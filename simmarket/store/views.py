@@ -355,7 +355,6 @@ V_FIRM_CLOSENESS = View(
                                 "and when the firm is not in the next one: it exited)",
         "closeness_rank": "rank of the firm by closeness within (period, alpha), 1 = closest",
         "captured_rank": "rank of the firm by captured_value within (period, alpha), 1 = most",
-        "topic": "the firm's focus topic (NULL if the run ended before firms were written)",
         "data_driven": "1 if the firm scans the platform",
     },
     """
@@ -369,7 +368,7 @@ SELECT c.period, c.t, c.node AS firm_id, c.alpha, c.degree, c.strength,
          AS closeness_rank,
        RANK() OVER (PARTITION BY c.period, c.alpha ORDER BY c.captured_value DESC)
          AS captured_rank,
-       f.topic, f.data_driven
+       f.data_driven
 FROM centrality AS c
 JOIN (SELECT period, LEAD(period) OVER (ORDER BY period) AS next
       FROM (SELECT DISTINCT period FROM centrality)) AS s ON s.period = c.period

@@ -132,7 +132,7 @@ class ValueEncounter:
         rec = self.recommender
         now = self.ctx.env.now
         if now - rec.refreshed_at >= enc.refresh_days or (
-                rec.size == 0 and world.items.n > rec.items_seen):  # first content: show it
+                world.items.n > rec.items_seen * (1.0 + enc.refresh_growth)):
             rec.refresh()
         if rec.size == 0:
             return

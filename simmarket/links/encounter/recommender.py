@@ -17,7 +17,9 @@ not by a count of items). The floor keeps the top coarse: a scope's top item can
 than the whole channel, and small scopes (small n, early days) would otherwise give their top
 item less than large ones. Connection counts as weights (preferential attachment) were
 tried and grew the top items with n. The ranking index is rebuilt every ``refresh_days``, as
-platforms rank in batch.
+platforms rank in batch, or sooner once the catalogue has grown by ``refresh_growth`` since
+the last rebuild: otherwise, in the first hours, the few items of a young catalogue would take
+every impression of a quarter day, a number that grows with n.
 
 Common random numbers. The users of one (system, topic) group draw their feeds from that
 group's own stream, ``("encounter", "feed", group)``, one row of uniforms per feed, in the

@@ -1,10 +1,11 @@
 """Stakeholder layer — firms: value transmission under the multi-stakeholder logic (paper
 §3.3.3, §4.2.3).
 
-Firms consume users' content a second time. Each firm is a SimPy process with capital, a
-focus topic and a scan interval. A data-driven firm scans its topic, ranks items by a mix of
-recent connections (weight ``short_termism``) and quality, and for the top ones weighs the
-revenue a derivative would earn against the licence fee and the cost of re-creation. The fee,
+Firms consume users' content a second time. Each firm is a SimPy process with capital and a
+scan interval. A data-driven firm scans the platform, ranks items by a mix of recent
+connections (weight ``short_termism``) and quality, and going down the ranking weighs the
+revenue a derivative would earn against the licence fee and the cost of re-creation, taking
+up to ``scan_top`` items worth it. The fee,
 ``ip x (license_rate x expected revenue + license_minimum)``, a royalty on what the firm
 expects the derivative to earn, pays the original creator; strong IP protection also makes
 re-creation costlier (``recreation_cost x (1 + ip)``), so derivatives get rarer, while weak
@@ -23,15 +24,18 @@ running cost, offline income, data cost) is not scaled: a sampled firm serves a 
 market, whose items and audiences do not grow with n; what one derivative costs and earns
 (re-creation cost, licence fee) is per item, as an item's audience is. An original is
 re-created once: the first firm to take it (licensing it, or copying it where IP is
-unprotected) fills its niche, so firms of a topic work down its
-ranking rather than crowding its top items — and how deep they go depends on firms per item,
-a ratio that does not change with n. Entry is a Poisson process whose rate rises
-with venture capital and falls with regulatory uncertainty; an entrant needs capital above a
-financing threshold that rises with the concentration of firm revenue (HHI).
+unprotected) fills its niche, so firms work down the ranking rather than crowding its top
+items — and how deep they go depends on firms per item, a ratio that does not change with n.
+Firms have no focus topic: with a few sampled firms for many topics (four for twelve at
+n = 2,000), most topics of a small run would go unscanned. Entry is a Poisson process whose
+rate rises with venture capital and falls with regulatory uncertainty; an entrant needs
+capital above a financing threshold that rises with the concentration of firm revenue — its
+Gini, which does not depend on how many firms are sampled, as the HHI (10,000 / k for k equal
+firms) does.
 
 Firm state lives in the world's firm columns (the encounter pays firms there; the government
 bars them there). Random streams: ``("firms", "entry")`` for the entry times,
-``("firms", "capital")``, ``("firms", "topic")``, ``("firms", "mindset")`` for an entrant's
+``("firms", "capital")``, ``("firms", "mindset")`` for an entrant's
 draws, ``("firms", "count")`` for rounding the initial count and ``("firms", "conversion")``
 for traditional firms turning data-driven.
 """
@@ -45,7 +49,7 @@ import simpy
 
 from simmarket.core.context import Context
 from simmarket.core.items import OWNER_FIRM, OWNER_USER
-from simmarket.metrics import hhi
+from simmarket.metrics import gini, hhi
 
 
 class FirmsLink:
@@ -56,10 +60,9 @@ class FirmsLink:
         s = ctx.streams
         self._gap = s.block("firms", "entry", kind="exponential")
         self._capital = s("firms", "capital")
-        self._topic = s("firms", "topic")
         self._mindset = s.block("firms", "mindset")
         self._conversion = s.block("firms", "conversion")
-        self.hhi_last = 0.0
+        self.hhi_last = self.gini_last = 0.0
         self._per_10k = ctx.scenario.users.n / 10_000.0  # m: market sampled, per 10,000
         self._waiting = False
         self._entry_proc: simpy.Process | None = None
@@ -109,7 +112,7 @@ class FirmsLink:
             self._waiting = False
             capital = self._draw_capital()
             threshold = sc.firms.financing_threshold * (
-                1.0 + sc.capital.concentration * self.hhi_last / 10_000.0)
+                1.0 + sc.capital.concentration * self.gini_last)
             if capital >= threshold:
                 self._enter(capital)
             else:
@@ -125,8 +128,7 @@ class FirmsLink:
     def _enter(self, capital: float) -> None:
         env, sc = self.ctx.env, self.ctx.scenario
         firm = self.ctx.world.firms.append(
-            t_entered=env.now, topic=int(self._topic.integers(sc.users.topics)),
-            data_driven=self._mindset.next() < sc.firms.data_driven_share,
+            t_entered=env.now, data_driven=self._mindset.next() < sc.firms.data_driven_share,
             capital=capital, initial_capital=capital)
         self.entries += 1
         self.ctx.recorder.emit(env.now, "firm_entered", firm, "firm", value=capital)
@@ -150,47 +152,57 @@ class FirmsLink:
                 self.ctx.recorder.emit(env.now, "firm_exited", firm, "firm",
                                        value=float(firms.capital[firm]))
 
-    def candidates(self, topic: int) -> np.ndarray:
-        """Users' items of a topic still on the platform (and in stock, industrial mode)."""
+    def candidates(self) -> np.ndarray:
+        """Users' items still on the platform (and in stock, industrial mode)."""
         items = self.ctx.world.items
-        ok = (items.view("topic") == topic) & (items.view("owner_type") == OWNER_USER)
+        ok = items.view("owner_type") == OWNER_USER
         ok &= ~items.view("removed") & ~items.view("recreated")
         if self.ctx.world.industrial:
             ok &= items.view("units_left") > 0
         return np.flatnonzero(ok)
 
     def scan(self, firm: int) -> None:
-        """Take the top items of the firm's topic and re-create those worth it."""
+        """Re-create, best score first, up to ``scan_top`` items worth it that it can pay for."""
         sc, items = self.ctx.scenario, self.ctx.world.items
-        ids = self.candidates(int(self.ctx.world.firms.topic[firm]))
+        ids = self.candidates()
         if len(ids) == 0:
             return
         recent = items.recent_connections(ids)
         s = sc.capital.short_termism
         score = s * _rank(recent) + (1.0 - s) * _rank(items.quality[ids])
+        fee, cost, worth = self._terms(ids, recent)
         order = np.argsort(-score, kind="stable")
-        for k in order[: sc.firms.scan_top].tolist():
-            self._consider(firm, int(ids[k]), int(recent[k]))
+        taken = 0
+        for k in order[worth[order]].tolist():
+            if taken == sc.firms.scan_top:
+                break
+            if self.ctx.world.firms.capital[firm] >= fee[k] + cost:
+                self._take(firm, int(ids[k]), float(fee[k]), cost)
+                taken += 1
 
-    def _consider(self, firm: int, j: int, recent: int) -> None:
-        """License and re-create item j if the expected revenue covers fee and cost."""
-        sc, items, firms = self.ctx.scenario, self.ctx.world.items, self.ctx.world.firms
+    def _terms(self, ids: np.ndarray, recent: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+        """Each item's licence fee, the re-creation cost, and whether the revenue a derivative
+        is expected to earn covers both."""
+        sc, items = self.ctx.scenario, self.ctx.world.items
         ip, fees = sc.ip_protection, sc.firms
-        conns = int(items.connections[j])
-        per_conn = (items.value[j] / conns if conns else
-                    0.5 * sc.encounter.value_scale * items.quality[j])
-        uplift = 1.0 + fees.quality_uplift
-        expected = ((1.0 - sc.encounter.platform_fee) * per_conn * uplift * (recent + 1)
-                    * fees.revenue_horizon)
+        conns = items.connections[ids]
+        per_conn = np.where(conns > 0, items.value[ids] / np.maximum(conns, 1),
+                            0.5 * sc.encounter.value_scale * items.quality[ids])
+        expected = ((1.0 - sc.encounter.platform_fee) * per_conn * (1.0 + fees.quality_uplift)
+                    * (recent + 1) * fees.revenue_horizon)
         fee = ip * (fees.license_rate * expected + fees.license_minimum)
         cost = fees.recreation_cost * (1.0 + ip)
-        if expected <= fee + cost or firms.capital[firm] < fee + cost:
-            return
-        firms.capital[firm] -= fee + cost
+        return fee, cost, expected > fee + cost
+
+    def _take(self, firm: int, j: int, fee: float, cost: float) -> None:
+        """License (when IP is protected) and re-create item j."""
+        items = self.ctx.world.items
+        self.ctx.world.firms.capital[firm] -= fee + cost
         items.recreated[j] = True
         creator = int(items.owner[j])
         if fee > 0.0:
             self._license(firm, j, creator, fee)
+        uplift = 1.0 + self.ctx.scenario.firms.quality_uplift
         self._recreate(firm, j, creator, min(1.0, float(items.quality[j]) * uplift))
 
     def _license(self, firm: int, j: int, creator: int, fee: float) -> None:
@@ -230,6 +242,8 @@ class FirmsLink:
         period = firms.view("revenue_period")
         alive = np.isnan(firms.view("t_exited")) | (period > 0)
         self.hhi_last = hhi(period[alive]) if alive.any() else 0.0
+        k = int(alive.sum())
+        self.gini_last = gini(period[alive]) * k / (k - 1) if k > 1 else 0.0
         revenue = float(period.sum())
         return {
             "firms_active": len(firms.active()),
