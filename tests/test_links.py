@@ -660,23 +660,46 @@ def test_feed_rows_are_per_group_and_survive_refreshes():
     assert first + _feeds(refreshed, 0, 1, 7) == reference
 
 
-def test_an_empty_slot_does_not_hide_the_item_it_stands_in_for():
-    """A slot whose scope has no content stays empty, and only that slot: with one item (of
-    topic 1) and a user of topic 0 at topic_match = 1/2, a feed is empty only if all 10
-    slots were scoped to the (empty) own topic, w.p. 2^-10."""
-    ctx = make_ctx({"users": {"topics": 2}, "tech": {"systems": 1},
-                    "encounter": {"topic_match": 0.5, "feed_size": 10}})
+def test_an_empty_own_topic_widens_to_every_topic_but_systems_stay_apart():
+    """A slot scoped to the user's own topic while that topic has no content yet is filled
+    from every topic (of its system scope): with one item, of topic 1, a user of topic 0 at
+    topic_match = 1 sees it in all 10 slots — at small n, when many topics are still empty,
+    dropping such slots took impressions from the first items. Systems do not widen:
+    without interoperability a user of another system sees nothing."""
+    ctx = make_ctx({"users": {"topics": 2}, "tech": {"systems": 2, "interoperability": 0.0},
+                    "encounter": {"topic_match": 1.0, "feed_size": 10}})
+    ctx.world.users.system[0] = 0
     ctx.world.release_item(0.0, 0, OWNER_USER, 1, 0.5, 1.0)
     rec = Recommender(ctx)
     rec.refresh()
-    empty = sum(1 for f in _feeds(rec, 0, 0, 400) if not f)
-    assert empty <= 5  # expected 400 / 1024 < 1
+    assert all(f == [0] * 10 for f in _feeds(rec, 0, 0, 50))
+    assert not any(_feeds(rec, 1, 0, 50))
+
+
+def test_during_the_cold_start_popularity_slots_pick_uniformly():
+    """Before ``cold_start_days`` the platform has no engagement data to rank by: the
+    popularity channel picks uniformly within the scope (the top tenth by connections gets
+    a tenth of it), and by rank share from the first refresh after."""
+    ctx = make_ctx(_merge(ONE_SCOPE, {"encounter": {"w_popularity": 1.0,
+                                                    "cold_start_days": 5.0}}))
+    for _ in range(100):
+        ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.5, 1.0)
+    ctx.world.items.connections[:100] = np.arange(100)
+    rec = Recommender(ctx)
+    rec.refresh()
+    shown = [j for f in _feeds(rec, 0, 0, 4000) for j in f]
+    assert sum(j >= 90 for j in shown) / 4000 == pytest.approx(0.1, abs=0.02)
+    ctx.env.run(until=5.0)
+    rec.refresh()
+    shown = [j for f in _feeds(rec, 0, 0, 4000) for j in f]
+    assert sum(j >= 90 for j in shown) / 4000 == pytest.approx(
+        _rank_shares(100, 10, 0.1, 2.0), abs=0.025)
 
 
 #: One slot per feed, one scope: every slot shows the whole (single-topic, single-system) index.
 ONE_SCOPE = {"users": {"topics": 1}, "tech": {"systems": 1},
              "encounter": {"feed_size": 1, "w_popularity": 0.0, "w_recency": 0.0,
-                           "w_exploration": 0.0}}
+                           "w_exploration": 0.0, "cold_start_days": 0.0}}
 
 
 def _rank_shares(items: int, top: int, floor: float, exponent: float) -> float:

@@ -165,10 +165,17 @@ def test_without_interoperability_systems_are_separate_worlds(tmp_path):
 
 
 def test_full_topic_match_keeps_feeds_in_the_users_topic(tmp_path):
+    """Once the user's topic has content (in the index, rebuilt within refresh_days), every
+    impression is of her topic; before, her slots are filled from every topic. (One system:
+    with several, a slot scoped to her own system widens while her topic has no content
+    there.)"""
     conn = run_small(tmp_path / "t.db", {"encounter": {"topic_match": 1.0,
-                                                       "impression_sample_rate": 1.0}})
-    assert scalar(conn, CROSS.format("topic")) == 0
-    assert scalar(conn, CROSS.format("system")) > 0
+                                                       "impression_sample_rate": 1.0},
+                                         "tech": {"systems": 1}})
+    late = scalar(conn, CROSS.format("topic") + """ AND e.t > (
+        SELECT MIN(t_created) FROM items o WHERE o.topic = u.topic) + 0.25""")
+    assert late == 0
+    assert scalar(conn, CROSS.format("topic")) > 0  # the first hours
 
 
 def test_hci_friction_lowers_connections(tmp_path):

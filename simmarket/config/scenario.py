@@ -132,6 +132,10 @@ class Encounter(Section):
         description="recency channel: items of the scope released in the last R days")
     refresh_days: Pos = Field(0.25, description="days between recommender index refreshes",
                               ge=0.001, le=36_500.0)
+    cold_start_days: NonNeg = Field(
+        10.0, le=36_500.0,
+        description="the platform's first days, before it ranks by engagement: popularity "
+                    "slots pick uniformly within their scope")
     refresh_growth: float = Field(
         0.1, ge=0.0, le=100.0,
         description="the index is also rebuilt as soon as the catalogue has grown by this share "

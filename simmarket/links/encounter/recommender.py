@@ -3,11 +3,15 @@
 Each feed slot has a topic scope (the user's own topic w.p. ``topic_match``, else any) and a
 system scope: users and their content live in one of ``tech.systems`` incompatible technical
 systems (paper 001 §二(一)3), and a slot may show content from another system only w.p.
-``interoperability`` — with none, the systems are separate worlds. A slot whose scope has no
-content yet stays empty. Within its scope a slot comes from one of three channels:
-popularity, recency (uniform over the scope's items released in the last R days) or
-exploration (uniform). An item may fill two slots of a feed: it stands for w items of its kind
-(MODEL.md §9.1).
+``interoperability`` — with none, the systems are separate worlds. A slot scoped to the
+user's own topic while it has no content yet is filled from every topic (dropping it took
+impressions from the first items at small n only); a slot with no compatible content stays
+empty. Within its scope a slot comes from one of three channels: popularity, recency
+(uniform over the scope's items released in the last R days) or exploration (uniform).
+During the platform's first ``cold_start_days`` it has no engagement data to rank by, and
+popularity picks uniformly: ranking by connections from the first hour let the first
+handful of items lock in the top, and how many competed then grows with n. An item may fill
+two slots of a feed: it stands for w items of its kind (MODEL.md §9.1).
 
 Popularity ranks the scope's items by connections (ties: the newest first) and picks the one
 at rank share ``x = (r - 1/2) / N`` with weight ``(x + rank_floor)^-rank_exponent``. The top
@@ -113,9 +117,12 @@ class Recommender:
         best = np.lexsort((-ids, -items.view("connections")[ids]))  # most connected first
         enc = sc.encounter
         self.ids = np.concatenate([ids[o] for o in orders])
-        self.cum = np.cumsum(np.concatenate(
-            [(_ranks(k, best)[o] + enc.rank_floor) ** -enc.rank_exponent
-             for k, o in zip(keys, orders)]))
+        if self.ctx.env.now < enc.cold_start_days:  # no engagement data yet: all alike
+            self.cum = np.arange(1.0, 4 * n + 1.0)
+        else:
+            self.cum = np.cumsum(np.concatenate(
+                [(_ranks(k, best)[o] + enc.rank_floor) ** -enc.rank_exponent
+                 for k, o in zip(keys, orders)]))
         # running count of recent items along ids: a scope's recent items end its segment
         fresh = items.view("t_created")[self.ids] >= self.ctx.env.now - sc.encounter.recency_days
         self._fresh = np.concatenate([[0], np.cumsum(fresh)])
@@ -199,7 +206,11 @@ class Recommender:
         cum = self.cum
         scope = (u[0] >= enc.topic_match).astype(np.int64) * 2 + (
             u[3] < sc.tech.interoperability)
-        bounds = self._scopes[systems[:, None], topics[:, None], scope]
+        scopes = self._scopes[systems, topics]  # (rows, 4, 2)
+        # an own-topic scope with no content yet widens to every topic (same system scope)
+        empty = scopes[:, :, 1] == scopes[:, :, 0]
+        scope = np.where((scope < 2) & np.take_along_axis(empty, scope, axis=1), scope + 2, scope)
+        bounds = np.take_along_axis(scopes, scope[..., None], axis=1)
         s, e = bounds[..., 0], bounds[..., 1]
         size = e - s
         base = np.where(s > 0, cum[s - 1], 0.0)
