@@ -120,20 +120,40 @@ def count_rows(path: Path) -> dict[str, int]:
     return counts
 
 
-def derive(row: dict[str, Any], db: Path) -> dict[str, Any]:
-    if row.get("status") == "failed":
-        return row
+def rates(row: dict[str, Any], db: Path) -> dict[str, int]:
+    """The figures both benchmarks derive from a run's row and its database: rows written,
+    events, sessions and rows per second, CPU per session. Returns the table row counts."""
     counts = count_rows(db) if db.exists() else {}
-    row["db_events"] = counts.get("events", 0)
     row["db_rows"] = sum(counts.values())
     secs, cpu = row["run_seconds"], row["run_cpu_seconds"]
     row["events_per_second"] = row["events"] / secs
     row["sessions_per_second"] = row["sessions"] / secs
     row["rows_per_second"] = row["db_rows"] / secs
     row["cpu_us_per_session"] = cpu / row["sessions"] * 1e6
+    return counts
+
+
+def derive(row: dict[str, Any], db: Path) -> dict[str, Any]:
+    if row.get("status") == "failed":
+        return row
+    row["db_events"] = rates(row, db).get("events", 0)
     row["child_cpu_us_per_session"] = row["cpu_seconds"] / row["sessions"] * 1e6
     row["connections_per_impression"] = (row["connections"] / row["impressions"]
                                          if row["impressions"] else None)
+    return row
+
+
+def run_measured(cmd: list[str], label: str, title: str, level: str, db: Path,
+                 derive_row: Any) -> dict[str, Any]:
+    """One run in a child process: measured, derived by `derive_row`, labelled, and its
+    summary line printed."""
+    row = derive_row(child(cmd, title), db)
+    row["label"] = label
+    row.setdefault("events_level", level)
+    if row.get("status") != "failed":
+        print(f"    {row['run_seconds']:,.1f} s wall, {row['run_cpu_seconds']:,.1f} s CPU, "
+              f"{row['sessions']:,} sessions, {row['events']:,} events, peak "
+              f"{row['peak_rss_mib']:,.0f} MiB", file=sys.stderr, flush=True)
     return row
 
 
@@ -271,14 +291,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [py, str(HERE / "simmarket_child.py"), "--users", str(n), "--days",
                    f"{days:g}", "--events", level, "--out", str(db)]
         label = f"{side}" + (f" events={level}" if level != "all" else "")
-        row = derive(child(cmd, f"{label} {n:,} users"), db)
-        row["label"] = label
-        row.setdefault("events_level", level)
-        rows.append(row)
-        if row.get("status") != "failed":
-            print(f"    {row['run_seconds']:,.1f} s wall, {row['run_cpu_seconds']:,.1f} s CPU, "
-                  f"{row['sessions']:,} sessions, {row['events']:,} events, peak "
-                  f"{row['peak_rss_mib']:,.0f} MiB", file=sys.stderr, flush=True)
+        rows.append(run_measured(cmd, label, f"{label} {n:,} users", level, db, derive))
     ceil.append(measure_ceiling(args.ceiling_rows, out_dir / "ceiling.db"))
     info["load_end"] = load()
     lines = report(info, days, ceil, rows)

@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import bench_peer  # noqa: E402
-from bench_peer import count_rows, load  # noqa: E402
+from bench_peer import load  # noqa: E402
 from peer_common import WORKLOAD, executemany_ceiling, open_events_db, synthetic_rows  # noqa: E402
 
 MARKER = bench_peer.MARKER
@@ -123,13 +123,7 @@ def measure(cmd: list[str], label: str) -> dict[str, Any]:
 def derive(row: dict[str, Any], db: Path) -> dict[str, Any]:
     if row.get("status") == "failed":
         return row
-    counts = count_rows(db) if db.exists() else {}
-    row["db_rows"] = sum(counts.values())
-    secs, cpu = row["run_seconds"], row["run_cpu_seconds"]
-    row["events_per_second"] = row["events"] / secs
-    row["sessions_per_second"] = row["sessions"] / secs
-    row["rows_per_second"] = row["db_rows"] / secs
-    row["cpu_us_per_session"] = cpu / row["sessions"] * 1e6
+    bench_peer.rates(row, db)
     if row.get("write_seconds") and row["events"]:
         row["writer_rows_per_second"] = row["events"] / row["write_seconds"]
     return row
@@ -257,15 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         for level in ("all",) if args.no_none else ("all", "none"):
             db = out_dir / f"speed_{n}_{days:g}_{level}.db"
             label = "simmarket" + (f" events={level}" if level != "all" else "")
-            row = derive(measure([py, me, "--child", str(n), f"{days:g}", level, str(db)],
-                                 f"{label} {n:,} users {days:g} days"), db)
-            row["label"] = label
-            row.setdefault("events_level", level)
-            rows.append(row)
-            if row.get("status") != "failed":
-                print(f"    {row['run_seconds']:,.1f} s wall, {row['run_cpu_seconds']:,.1f} s "
-                      f"CPU, {row['sessions']:,} sessions, {row['events']:,} events, peak "
-                      f"{row['peak_rss_mib']:,.0f} MiB", file=sys.stderr, flush=True)
+            rows.append(bench_peer.run_measured(
+                [py, me, "--child", str(n), f"{days:g}", level, str(db)], label,
+                f"{label} {n:,} users {days:g} days", level, db, derive))
             if not args.keep:
                 for suffix in ("", "-wal", "-shm", "-journal"):
                     Path(f"{db}{suffix}").unlink(missing_ok=True)
