@@ -148,13 +148,19 @@ class ValueEncounter:
         conns, connected, removed = items.connections, self.connected, items.removed
         w_m = 0.0 if world.industrial else enc.w_community
         owners, kinds, members, n = items.owner, items.owner_type, self.members, self._pairs
+        # Which of the w people the agent stands for meets the item (MODEL.md §9.1): person
+        # share x w of the class, share = x / reach being the decision's uniform over the
+        # connection probability (uniform given a connection), so no draw is added. She holds
+        # a use right, or is a member, iff her index is below the pair's count; with w = 1
+        # this is the exact connect-once rule.
+        w = world.weight
         for j, logit, a, u in zip(feed, static, affinity, draws):
             logit += w_s * math.log1p(conns.item(j))  # the live community effect
             x = _odds(logit, u)
             # membership is looked up only when the loyalty bonus would change the decision
             if w_m and (x < reach) != ((bonus := _odds(logit + w_m, u)) < reach):
                 owner = owners.item(j) if kinds.item(j) != OWNER_FIRM else n + owners.item(j)
-                if members.count(owner * n + user) > self._person(min(x, bonus) / reach):
+                if members.count(owner * n + user) > min(x, bonus) / reach * w:
                     x = bonus
             if x >= reach:
                 continue
@@ -162,22 +168,12 @@ class ValueEncounter:
                 continue  # taken down by moderation since the index was built
             if items.owner.item(j) == user and items.owner_type.item(j) != OWNER_FIRM:
                 continue  # one's own item
-            person = self._person(x / reach)
+            person = x / reach * w
             key = j * n + user
             if connected.count(key) > person:
                 continue  # the use right is already held: seeing it again adds nothing
             if self._connect(user, j, a, person):
                 connected.add(key)
-
-    def _person(self, share: float) -> float:
-        """Which of the ``w`` people the agent stands for meets the item (MODEL.md §9.1).
-
-        The agent item stands for ``w`` items of its kind and the agent user for ``w`` people:
-        the impression is met by person ``share x w`` of the class, ``share`` being the
-        decision's uniform over the connection probability (itself uniform given a
-        connection), so no draw is added. She holds a use right, or is a member, iff her
-        index is below the pair's count; with w = 1 this is the exact connect-once rule."""
-        return share * self.ctx.world.weight
 
     def _sample_impressions(self, user: int, feed: list[int], weight: float) -> None:
         items, t = self.ctx.world.items, self.ctx.env.now

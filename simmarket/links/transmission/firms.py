@@ -153,12 +153,11 @@ class FirmsLink:
                                        value=float(firms.capital[firm]))
 
     def candidates(self) -> np.ndarray:
-        """Users' items still on the platform (and in stock, industrial mode)."""
+        """Users' items still on the platform and not yet re-created (firms scan only in
+        metaverse mode: the industrial chain has no platform to scan)."""
         items = self.ctx.world.items
         ok = items.view("owner_type") == OWNER_USER
         ok &= ~items.view("removed") & ~items.view("recreated")
-        if self.ctx.world.industrial:
-            ok &= items.view("units_left") > 0
         return np.flatnonzero(ok)
 
     def scan(self, firm: int) -> None:
