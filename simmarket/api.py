@@ -125,7 +125,7 @@ def _simulate(cfg: Config, recorder: Recorder, progress: ProgressFn | None,
               on_pause: Callable[[Model], None] | None = None) -> RunResult:
     model: Model | None = None
     try:
-        model = Model(cfg.scenario, cfg.seed, recorder)
+        model = Model(cfg.scenario, cfg.seed, recorder, cfg.settings.engine)
         with quiet_collector():
             status = model.run(on_progress=progress, should_stop=stop_requested,
                                pause_at=pause_at, on_pause=on_pause)

@@ -301,12 +301,13 @@ def test_connection_value_payments_and_counts():
     assert row["paid"] == pytest.approx(sum(v)) and row["consumer_surplus"] == 0.0
     assert row["creator_income"] == pytest.approx((1 - fee) * sum(v))
     assert row["platform_revenue"] == pytest.approx(fee * sum(v))
-    curve = enc.curve
-    assert curve.n == [1, 1, 1]
+    curve = enc.curve.columns()
+    assert curve["connections"].tolist() == [1, 1, 1]
     # same affinity for all three: the within-item change is all network term
-    assert curve.delta == pytest.approx([0.0, v[1] - v[0], v[2] - v[1]], rel=1e-12)
-    assert curve.network == pytest.approx(curve.delta, rel=1e-12)
-    assert curve.composition == pytest.approx([0.0] * 3, abs=1e-15)
+    delta = curve["within_item_change_sum"]
+    assert delta == pytest.approx([0.0, v[1] - v[0], v[2] - v[1]], rel=1e-12)
+    assert curve["network_term_sum"] == pytest.approx(delta, rel=1e-12)
+    assert curve["composition_term_sum"] == pytest.approx([0.0] * 3, abs=1e-15)
 
 
 def test_the_connection_curve_splits_network_and_audience_composition():
@@ -329,9 +330,10 @@ def test_the_connection_curve_splits_network_and_audience_composition():
     assert events(ctx, "connection").value.tolist() == pytest.approx([v1, v2], rel=1e-12)
     network = scale * q * a2 * eta * (1.0 - 0.0)
     composition = scale * q * (1.0 + 0.0) * (a2 - a1)
-    assert enc.curve.network[1] == pytest.approx(network, rel=1e-12)
-    assert enc.curve.composition[1] == pytest.approx(composition, rel=1e-12)
-    assert enc.curve.delta[1] == pytest.approx(v2 - v1, rel=1e-12)
+    curve = enc.curve.columns()
+    assert curve["network_term_sum"][1] == pytest.approx(network, rel=1e-12)
+    assert curve["composition_term_sum"][1] == pytest.approx(composition, rel=1e-12)
+    assert curve["within_item_change_sum"][1] == pytest.approx(v2 - v1, rel=1e-12)
     assert network + composition == pytest.approx(v2 - v1, rel=1e-12)
 
 

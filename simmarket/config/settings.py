@@ -53,6 +53,9 @@ class RunSettings(Section):
     seed: int = Field(20240601, ge=0, lt=2**63,
                       description="root seed: every random stream is spawned from it")
     output: Output = Field(default_factory=Output)
+    engine: Literal["compiled", "python"] = Field(
+        "compiled", description="how browse sessions run: compiled (Numba, fast) or python "
+                                "(the reference); both give the same event log")
 
     @property
     def db_path(self) -> Path:

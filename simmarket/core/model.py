@@ -4,7 +4,7 @@ and wires them together (Mesa's shape: one object owns schedule, agents and rand
 Processes (MODEL.md §1): the population process (sessions), one creation process per
 creation session, one process per firm, firm entry, the government, the macro economy, the
 policy schedule and the period clock. The model never sees the run settings: it gets a
-scenario, a seed and a recorder.
+scenario, a seed, a recorder and the engine of its browse sessions.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from simmarket.core.recorder import Recorder
 from simmarket.core.streams import Streams
 from simmarket.core.world import World
 from simmarket.links.encounter import ValueEncounter
+from simmarket.links.encounter.compiled import CompiledSessions
 from simmarket.links.policy import policy_process
 from simmarket.links.production import ValueProduction
 from simmarket.links.spillover import ValueSpillover
@@ -48,7 +49,8 @@ def _next_chunk(chunk: float, took: float, longest: float) -> float:
 class Model:
     """One simulated marketplace: a scenario, a seed and a recorder."""
 
-    def __init__(self, scenario: Scenario, seed: int, recorder: Recorder):
+    def __init__(self, scenario: Scenario, seed: int, recorder: Recorder,
+                 engine: str = "compiled"):
         self.scenario = scenario.model_copy(deep=True)  # policies change levers on this copy
         self.env = simpy.Environment()
         self.streams = Streams(seed)
@@ -60,7 +62,9 @@ class Model:
         self.firms = FirmsLink(self.ctx)
         self.government = Government(self.ctx)
         self.spillover = ValueSpillover(self.ctx)
-        self.population = Population(self.ctx, self.production.create, self.encounter.browse)
+        sessions = CompiledSessions(self.ctx, self.encounter) if engine == "compiled" else None
+        self.population = Population(self.ctx, self.production.create, self.encounter.browse,
+                                     sessions)
         self.clock = PeriodClock(self)
         #: what the lever registry's recompute names mean in this model
         self.recompute: dict[str, Callable[[], None]] = {

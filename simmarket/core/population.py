@@ -23,25 +23,106 @@ import simpy
 
 from simmarket.core.context import Context
 
+#: Slots of SessionDraws.at: read positions in the three buffers, then the session counts.
+D_GAP, D_WHO, D_KIND, D_SESSIONS, D_CREATIONS = range(5)
+#: Draws per refill of a buffer (gaps and kinds 8,192, users 4,096).
+BLOCK, WHO_BLOCK = 8192, 4096
+
+
+def advance_to(env: simpy.Environment, t: float) -> None:
+    """Move the clock to `t` for arrivals handled without a SimPy event each (the compiled
+    sessions): only allowed where no other event comes first, so it is what processing the
+    arrivals' timeouts one by one would have done."""
+    if t < env.now or t > env.peek():
+        raise RuntimeError(f"cannot advance the clock from {env.now} to {t}")
+    env._now = t
+
+
+class SessionDraws:
+    """The population's random draws, pre-drawn in blocks into arrays with read positions.
+
+    Gaps between arrivals (standard exponential), whose session (a user drawn in proportion
+    to her rate) and its kind (a uniform: create or browse). The arrays and positions are
+    shared with the compiled sessions, which read them in the same order as Python does.
+    """
+
+    def __init__(self, ctx: Context):
+        self._gap_rng = ctx.streams("population", "arrivals")
+        self._who_rng = ctx.streams("population", "who")
+        self._kind_rng = ctx.streams("population", "session_kind")
+        self.gaps = np.empty(0)
+        self.who = np.empty(0, np.int64)
+        self.kinds = np.empty(0)
+        self.at = np.zeros(5, np.int64)
+
+    def next_gap(self) -> float:
+        if self.at[D_GAP] >= len(self.gaps):
+            self.gaps = self._gap_rng.standard_exponential(BLOCK)
+            self.at[D_GAP] = 0
+        return float(self._take(self.gaps, D_GAP))
+
+    def next_user(self, cum: np.ndarray, total_rate: float) -> int:
+        if self.at[D_WHO] >= len(self.who):
+            self.refill_who(cum, total_rate)
+        return int(self._take(self.who, D_WHO))
+
+    def next_kind(self) -> float:
+        if self.at[D_KIND] >= len(self.kinds):
+            self.refill_kinds()
+        return float(self._take(self.kinds, D_KIND))
+
+    def refill_who(self, cum: np.ndarray, total_rate: float) -> None:
+        """Users of the next arrivals, in proportion to their session rates (cum)."""
+        draws = self._who_rng.random(WHO_BLOCK) * total_rate
+        self.who = np.searchsorted(cum, draws, side="right")
+        self.at[D_WHO] = 0
+
+    def refill_kinds(self) -> None:
+        self.kinds = self._kind_rng.random(BLOCK)
+        self.at[D_KIND] = 0
+
+    def drop_users(self) -> None:
+        """Rates changed: the users drawn ahead are drawn again at the new rates."""
+        self.who = self.who[:0]
+        self.at[D_WHO] = 0
+
+    def _take(self, values: np.ndarray, slot: int):
+        i = self.at[slot]
+        self.at[slot] = i + 1
+        return values[i]
+
 
 class Population:
-    """Draws sessions and hands each to value production (create) or encounter (browse)."""
+    """Draws sessions and hands each to value production (create) or encounter (browse).
+
+    ``sessions``, if given, handles the arrival due now and any after it that come before
+    the next scheduled event (the compiled sessions, :mod:`simmarket.links.encounter.compiled`),
+    returning the user of a creation session or -1; without it each arrival is one session,
+    browsed in Python (the reference).
+    """
 
     def __init__(self, ctx: Context, create: Callable[[int], Generator],
-                 browse: Callable[[int, int], None]):
+                 browse: Callable[[int, int], None],
+                 sessions: Callable[[Population], int] | None = None):
         self.ctx = ctx
         self._create, self._browse = create, browse
-        self._gap = ctx.streams.block("population", "arrivals", kind="exponential")
-        self._who_rng = ctx.streams("population", "who")
-        self._kind = ctx.streams.block("population", "session_kind")
-        self._who: list[int] = []
+        self._sessions = sessions or Population._one_session
+        self.draws = SessionDraws(ctx)
+        self.cum = np.zeros(0)
+        self.total_rate = 0.0
         self._rates_stale = True
         self._waiting = False
         self.proc: simpy.Process | None = None
-        self.sessions = 0
-        self.creation_sessions = 0
         self._record = ctx.recorder.channel("session_started")
         ctx.world.on_rates_changed(self.rates_changed)
+
+    @property
+    def sessions(self) -> int:
+        return int(self.draws.at[D_SESSIONS])
+
+    @property
+    def creation_sessions(self) -> int:
+        return int(self.draws.at[D_CREATIONS])
 
     def start(self) -> None:
         self.proc = self.ctx.env.process(self.process())
@@ -60,24 +141,27 @@ class Population:
         users = world.users
         rates = users.activity * users.device_access(
             self.ctx.scenario.tech.access_share) * world.trust
-        self._cum = np.cumsum(rates)
-        self.total_rate = float(self._cum[-1]) if len(self._cum) else 0.0
-        self._who = []
+        self.cum = np.cumsum(rates)
+        self.total_rate = float(self.cum[-1]) if len(self.cum) else 0.0
+        self.draws.drop_users()
         self._rates_stale = False
 
-    def _next_user(self) -> int:
-        if not self._who:
-            draws = self._who_rng.random(4096) * self.total_rate
-            self._who = np.searchsorted(self._cum, draws, side="right").tolist()
-            self._who.reverse()
-        return self._who.pop()
+    def _one_session(self) -> int:
+        """The arrival due now, one session: the creator's id, or -1 once browsed."""
+        draws, users, now = self.draws, self.ctx.world.users, self.ctx.env.now
+        user = draws.next_user(self.cum, self.total_rate)
+        draws.at[D_SESSIONS] += 1
+        if draws.next_kind() < users.creator_effective[user] and users.busy_until[user] <= now:
+            draws.at[D_CREATIONS] += 1
+            return user
+        self._record((now, "session_started", user, "user", None, None, None, 0.0))
+        self._browse(user, self.sessions)
+        return -1
 
     def process(self):
         """SimPy process: each arrival is one session of one user."""
         env, rec = self.ctx.env, self.ctx.recorder
         maybe_flush, maybe_fold = rec.maybe_flush, self.ctx.world.network.maybe_fold
-        users = self.ctx.world.users
-        creator, busy_until = users.creator_effective, users.busy_until
         while True:
             if self._rates_stale:
                 self._refresh()
@@ -86,18 +170,13 @@ class Population:
                 if self.total_rate <= 0.0:
                     yield env.event()  # nobody can come until a rate change interrupts
                 else:
-                    yield env.timeout(self._gap.next() / self.total_rate)
+                    yield env.timeout(self.draws.next_gap() / self.total_rate)
             except simpy.Interrupt:
                 continue
             self._waiting = False
-            user = self._next_user()
-            self.sessions += 1
-            if self._kind.next() < creator[user] and busy_until[user] <= env.now:
-                self.creation_sessions += 1
+            user = self._sessions(self)
+            if user >= 0:
                 self._record((env.now, "session_started", user, "user", None, None, None, 1.0))
                 env.process(self._create(user))
-            else:
-                self._record((env.now, "session_started", user, "user", None, None, None, 0.0))
-                self._browse(user, self.sessions)
             maybe_flush()
             maybe_fold()

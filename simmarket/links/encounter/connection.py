@@ -65,39 +65,47 @@ class ConnectionCurve:
     """Value of an item's c-th connection, summed over items by c (final table).
 
     Kept raw, per unit of the item's quality (which removes the selection of good items into
-    high c), and within items (v of the c-th minus v of the same item's (c-1)-th).
+    high c), and within items (v of the c-th minus v of the same item's (c-1)-th). One row of
+    ``data`` per sum (``ROWS``), one column per c; the compiled sessions add to it in place.
     """
 
-    def __init__(self) -> None:
-        self.n: list[int] = []
-        self.value: list[float] = []
-        self.relative: list[float] = []
-        self.delta: list[float] = []
-        self.network: list[float] = []
-        self.composition: list[float] = []
+    ROWS = ("connections", "value_sum", "value_per_quality_sum", "within_item_change_sum",
+            "network_term_sum", "composition_term_sum")
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.data = np.zeros((len(self.ROWS), capacity))
+        self.length = 0
 
     def add(self, c: int, v: float, quality: float, last: float, network: float = 0.0,
             composition: float = 0.0) -> None:
         """The c-th connection (0-based) of an item: its value, and the change from the last
         one split into the network term and the audience composition term."""
-        if c == len(self.n):
-            for column in (self.value, self.relative, self.delta, self.network,
-                           self.composition):
-                column.append(0.0)
-            self.n.append(0)
-        self.n[c] += 1
-        self.value[c] += v
-        self.relative[c] += v / quality
+        if c >= self.data.shape[1]:
+            self.grow(c + 1)
+        d = self.data
+        self.length = max(self.length, c + 1)
+        d[0, c] += 1.0
+        d[1, c] += v
+        d[2, c] += v / quality
         if c:
-            self.delta[c] += v - last
-            self.network[c] += network
-            self.composition[c] += composition
+            d[3, c] += v - last
+            d[4, c] += network
+            d[5, c] += composition
+
+    def grow(self, columns: int) -> None:
+        """Room for at least `columns` values of c (capacity doubles)."""
+        size = self.data.shape[1]
+        while size < columns:
+            size *= 2
+        data = np.zeros((len(self.ROWS), size))
+        data[:, :self.data.shape[1]] = self.data
+        self.data = data
 
     def columns(self) -> dict:
-        return {"c": np.arange(1, len(self.n) + 1), "connections": self.n,
-                "value_sum": self.value, "value_per_quality_sum": self.relative,
-                "within_item_change_sum": self.delta, "network_term_sum": self.network,
-                "composition_term_sum": self.composition}
+        n = self.length
+        sums = {name: self.data[i, :n] for i, name in enumerate(self.ROWS)}
+        sums["connections"] = sums["connections"].astype(np.int64)
+        return {"c": np.arange(1, n + 1), **sums}
 
 
 class ValueEncounter:

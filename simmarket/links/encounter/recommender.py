@@ -91,6 +91,9 @@ class Recommender:
         self.refreshed_at = -math.inf
         self.version = 0
         self._groups: dict[int, _Group] = {}
+        #: compute feeds ahead in batches (the Python path); the compiled sessions draw
+        #: each feed themselves from the index and the groups' streams
+        self.batches = True
         self.levers_changed()
 
     # -- the index ------------------------------------------------------------------------
@@ -149,7 +152,7 @@ class Recommender:
     def _new_version(self) -> None:
         """Feeds computed so far are stale; recompute every group's next batch at once."""
         self.version += 1
-        if self.size:
+        if self.size and self.batches:
             self._fill(list(self._groups))
 
     # -- feeds ------------------------------------------------------------------------------

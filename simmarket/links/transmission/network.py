@@ -41,6 +41,10 @@ class ValueNetwork:
     def __init__(self, n_users: int):
         self.n_users = n_users
         self._edges: list[tuple[int, int, float]] = []
+        #: increments handed over as (k, 3) arrays (the compiled sessions), in order with
+        #: the tuples: a block is added after the tuples before it are made a block too
+        self._blocks: list[np.ndarray] = []
+        self._pending = 0
         #: add((a, b, w)): add value w to the edge a - b (one list append on the hot path)
         self.add = self._edges.append
         self._graph = sp.csr_matrix((n_users + 2, n_users + 2))
@@ -62,22 +66,47 @@ class ValueNetwork:
         self._edges.extend(zip(a.tolist(), np.broadcast_to(b, a.shape).tolist(),
                                np.broadcast_to(w, a.shape).tolist()))
 
+    def add_block(self, edges: np.ndarray) -> None:
+        """Add value along many edges, given as rows (a, b, w) in the order they happened."""
+        self._seal()
+        self._blocks.append(edges.copy())
+        self._pending += len(edges)
+
+    def _seal(self) -> None:
+        """The buffered tuples as one block (keeps the order of all increments)."""
+        if self._edges:
+            flat = np.fromiter(chain.from_iterable(self._edges), np.float64,
+                               count=3 * len(self._edges))
+            self._blocks.append(flat.reshape(-1, 3))
+            self._pending += len(self._edges)
+            self._edges.clear()
+
     def maybe_fold(self) -> None:
-        """Fold the buffered increments once there are FOLD_EVERY of them (bounded memory)."""
-        if len(self._edges) >= FOLD_EVERY:
-            self.fold()
+        """Fold the buffered increments in whole multiples of FOLD_EVERY (bounded memory).
 
-    def fold(self) -> None:
-        """Merge the buffered increments into the sparse graph, summing repeated edges.
+        The multiples, not the moment of the check, decide which increments are summed
+        together, so the graph's sums come out the same however the increments arrived
+        (one by one, or in blocks from the compiled sessions)."""
+        pending = len(self._edges) + self._pending
+        if pending >= FOLD_EVERY:
+            self.fold(pending - pending % FOLD_EVERY)
 
-        Memory then follows the number of distinct edges, not the number of connections.
+    def fold(self, count: int | None = None) -> None:
+        """Merge the buffered increments (all, or the first `count`) into the sparse graph,
+        summing repeated edges. Memory then follows the number of distinct edges, not the
+        number of connections.
         """
-        if not self._edges:
+        self._seal()
+        if not self._blocks:
             return
-        flat = np.fromiter(chain.from_iterable(self._edges), np.float64,
-                           count=3 * len(self._edges))
-        self._edges.clear()
-        a, b, w = flat[0::3].astype(np.int64), flat[1::3].astype(np.int64), flat[2::3]
+        flat = np.concatenate(self._blocks)
+        self._blocks.clear()
+        self._pending = 0
+        if count is not None and count < len(flat):
+            self._blocks.append(flat[count:])
+            self._pending = len(flat) - count
+            flat = flat[:count]
+        a, b, w = flat[:, 0].astype(np.int64), flat[:, 1].astype(np.int64), flat[:, 2]
         keep = (a != b) & (w > 0)
         a, b, w = a[keep], b[keep], w[keep]
         if len(a) == 0:
