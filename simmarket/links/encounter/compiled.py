@@ -41,7 +41,7 @@ class CompiledSessions:
         per_group = max(1, min(256, ROW_BYTES // (8 * DRAWS * fs * groups)))
         self.rows = np.empty((groups, per_group, DRAWS, fs))
         self.rows_at = np.full(groups, per_group, np.int64)
-        self.tables = [k.CountTable() for _ in range(3)]  # held, members, owned
+        self.tables = [k.PairTable() for _ in range(3)]  # held, members, owned
         self.st = np.zeros(k.STATE_SIZE, np.int64)
         self.acc = np.zeros(k.ACC_SIZE)
         self.out = k.Output(np.empty((EVENT_ROWS, 2)), np.empty((EVENT_ROWS, 5), np.int64),
@@ -101,7 +101,8 @@ class CompiledSessions:
         st[k.S_CURVE] = enc.curve.length
         st[k.S_IMPRESSIONS], st[k.S_CONNECTIONS] = enc.impressions, enc.connections
         st[k.S_JOINS], st[k.S_COUNTER_CONNECTIONS] = enc.community_joins, counters.connections
-        st[k.S_HELD], st[k.S_MEMBERS], st[k.S_OWNED] = (t.fill for t in self.tables)
+        for table, (slot, more) in zip(self.tables, k.TABLE_FILLS):
+            st[slot], st[more] = table.fill, table.more_fill
         acc[:] = (enc.connection_value, enc.paid, enc.creator_income, enc.platform_revenue,
                   counters.platform_revenue)
 
@@ -112,8 +113,8 @@ class CompiledSessions:
         enc.impressions, enc.connections = int(st[k.S_IMPRESSIONS]), int(st[k.S_CONNECTIONS])
         enc.community_joins = int(st[k.S_JOINS])
         counters.connections = int(st[k.S_COUNTER_CONNECTIONS])
-        for table, slot in zip(self.tables, (k.S_HELD, k.S_MEMBERS, k.S_OWNED)):
-            table.fill = int(st[slot])
+        for table, (slot, more) in zip(self.tables, k.TABLE_FILLS):
+            table.fill, table.more_fill = int(st[slot]), int(st[more])
         (enc.connection_value, enc.paid, enc.creator_income, enc.platform_revenue,
          counters.platform_revenue) = acc.tolist()
         if n := int(st[k.S_EVENTS]):
@@ -151,9 +152,7 @@ class CompiledSessions:
         return k.FirmArrays(f.capital, f.revenue, f.revenue_period, f.community_size)
 
     def _tables(self) -> k.Tables:
-        held, members, owned = self.tables
-        return k.Tables(held.keys, held.counts, members.keys, members.counts, owned.keys,
-                        owned.counts)
+        return k.Tables(*(a for t in self.tables for a in (t.keys, t.more_keys, t.more_counts)))
 
     def _fpar(self, population: Population) -> np.ndarray:
         sc, rec = self.ctx.scenario, self.recommender

@@ -13,7 +13,7 @@ so the driver (:mod:`.compiled`) can do it in Python and call again. The pure-Py
 stays the reference: ``tests/test_compiled.py`` requires byte-identical event logs.
 
 Pair holdings (use rights, memberships, the industrial owned counts) live in open-addressing
-hash tables of int64 keys (:class:`CountTable`), the kernel's version of
+hash tables of int64 keys (:class:`PairTable`), the kernel's version of
 :class:`simmarket.core.pairs.Holdings`.
 """
 
@@ -44,8 +44,10 @@ NEXT, CREATE, WHO, KIND, REFRESH, ROWS, ROOM = range(7)
 
 #: Slots of the int64 state array (the population's draw positions are in SessionDraws.at).
 (S_EVENTS, S_EDGES, S_CURVE, S_IMPRESSIONS, S_CONNECTIONS, S_JOINS, S_COUNTER_CONNECTIONS,
- S_HELD, S_MEMBERS, S_OWNED, S_ARG) = range(11)
-STATE_SIZE = 11
+ S_ARG, S_HELD, S_HELD_MORE, S_MEMBERS, S_MEMBERS_MORE, S_OWNED, S_OWNED_MORE) = range(14)
+STATE_SIZE = 14
+#: The fills of the three pair tables (key table, counts above one) in the state array.
+TABLE_FILLS = ((S_HELD, S_HELD_MORE), (S_MEMBERS, S_MEMBERS_MORE), (S_OWNED, S_OWNED_MORE))
 #: Slots of the float64 accumulator array (sums kept in the reference's order).
 (A_VALUE, A_PAID, A_CREATOR_INCOME, A_PLATFORM, A_COUNTER_PLATFORM) = range(5)
 ACC_SIZE = 5
@@ -117,32 +119,79 @@ def _rehash(keys: np.ndarray, counts: np.ndarray, new_keys: np.ndarray,
             new_counts[j] = counts[i]
 
 
-class CountTable:
-    """Counts per int64 pair key in an open-addressing table (kernel-side Holdings)."""
+@_jit
+def _rehash_keys(keys: np.ndarray, new_keys: np.ndarray) -> None:
+    for i in range(len(keys)):
+        if keys[i] != EMPTY:
+            new_keys[_slot(new_keys, keys[i])] = keys[i]
+
+
+@_jit
+def pair_count(keys: np.ndarray, more_keys: np.ndarray, more_counts: np.ndarray,
+               key: int) -> int:
+    """How many of the pair's represented instances are held: 0 if the key is absent, else
+    1 plus its count above one."""
+    if keys[_slot(keys, key)] != key:
+        return 0
+    return 1 + table_count(more_keys, more_counts, key)
+
+
+@_jit
+def pair_add(keys: np.ndarray, more_keys: np.ndarray, more_counts: np.ndarray,
+             key: int) -> tuple[int, int]:
+    """One more held; returns how much each of the two tables' fill grew (0 or 1)."""
+    i = _slot(keys, key)
+    if keys[i] != key:
+        keys[i] = key
+        return 1, 0
+    return 0, table_add(more_keys, more_counts, key)
+
+
+def _empty(size: int) -> np.ndarray:
+    return np.full(size, EMPTY, np.int64)
+
+
+def _grown(size: int, fill: int, more: int) -> int:
+    """The table size, doubled until `more` new keys fit under the maximal load."""
+    while fill + more > MAX_LOAD * size:
+        size *= 2
+    return size
+
+
+class PairTable:
+    """Holdings of int64 pair keys for the kernel, as :class:`simmarket.core.pairs.Holdings`:
+    a key table (held at least once, 8 bytes a slot) and a small table of counts above one,
+    which are rare (they need an agent standing for several people)."""
 
     def __init__(self, capacity: int = 1 << 12):
-        self.keys = np.full(capacity, EMPTY, np.int64)
-        self.counts = np.zeros(capacity, np.int64)
-        self.fill = 0
+        self.keys, self.fill = _empty(capacity), 0
+        self.more_keys, self.more_counts, self.more_fill = _empty(64), np.zeros(64, np.int64), 0
 
     def room(self, more: int) -> bool:
-        """Whether `more` new keys fit under the maximal load."""
-        return self.fill + more <= MAX_LOAD * len(self.keys)
+        """Whether `more` new keys fit both tables under the maximal load."""
+        return (self.fill + more <= MAX_LOAD * len(self.keys)
+                and self.more_fill + more <= MAX_LOAD * len(self.more_keys))
 
     def grow(self, more: int) -> None:
-        """Double the table until `more` new keys fit."""
-        size = len(self.keys)
-        while self.fill + more > MAX_LOAD * size:
-            size *= 2
-        keys, counts = np.full(size, EMPTY, np.int64), np.zeros(size, np.int64)
-        _rehash(self.keys, self.counts, keys, counts)
-        self.keys, self.counts = keys, counts
+        """Grow each table until `more` new keys fit it."""
+        size = _grown(len(self.keys), self.fill, more)
+        if size > len(self.keys):
+            keys = _empty(size)
+            _rehash_keys(self.keys, keys)
+            self.keys = keys
+        size = _grown(len(self.more_keys), self.more_fill, more)
+        if size > len(self.more_keys):
+            keys, counts = _empty(size), np.zeros(size, np.int64)
+            _rehash(self.more_keys, self.more_counts, keys, counts)
+            self.more_keys, self.more_counts = keys, counts
 
     def count(self, key: int) -> int:
-        return int(table_count(self.keys, self.counts, key))
+        return int(pair_count(self.keys, self.more_keys, self.more_counts, key))
 
     def add(self, key: int) -> None:
-        self.fill += int(table_add(self.keys, self.counts, key))
+        new, new_more = pair_add(self.keys, self.more_keys, self.more_counts, key)
+        self.fill += int(new)
+        self.more_fill += int(new_more)
 
 
 # -- what the kernel reads and writes ----------------------------------------------------
@@ -157,8 +206,8 @@ FirmArrays = namedtuple("FirmArrays", "capital revenue revenue_period community_
 #: The recommender's index (Recommender.refresh) and the topic affinity matrix.
 Index = namedtuple("Index", "ids cum fresh scopes affinity")
 #: The pair tables: use rights held, community memberships, industrial items owned.
-Tables = namedtuple("Tables", "held_keys held_counts member_keys member_counts owned_keys "
-                              "owned_counts")
+Tables = namedtuple("Tables", "held held_more held_counts members members_more "
+                              "members_counts owned owned_more owned_counts")
 #: Output buffers: events (float columns t, value; int columns kind, actor, item,
 #: counterpart, counterpart type), value-network edges (a, b, w), the connection curve.
 Output = namedtuple("Output", "ev_f ev_i edges curve")
@@ -307,9 +356,11 @@ def _join(t, user, j, person, items, users, firms, ipar, st, tables, out):
     n = ipar[I_PAIRS]
     owner, kind = items.owner[j], items.owner_type[j]
     key = ((owner if kind != OWNER_FIRM else n + owner) * n) + user
-    if table_count(tables.member_keys, tables.member_counts, key) > person:
+    if pair_count(tables.members, tables.members_more, tables.members_counts, key) > person:
         return
-    st[S_MEMBERS] += table_add(tables.member_keys, tables.member_counts, key)
+    new, more = pair_add(tables.members, tables.members_more, tables.members_counts, key)
+    st[S_MEMBERS] += new
+    st[S_MEMBERS_MORE] += more
     if kind == OWNER_FIRM:
         firms.community_size[owner] += 1
         size = firms.community_size[owner]
@@ -327,13 +378,15 @@ def _purchase(t, user, j, a, items, users, firms, fpar, ipar, st, acc, tables, o
     if items.units_left[j] <= 0:
         return False
     key = user * ipar[I_TOPICS] + items.topic[j]
-    owned = table_count(tables.owned_keys, tables.owned_counts, key)
+    owned = pair_count(tables.owned, tables.owned_more, tables.owned_counts, key)
     v = fpar[P_VALUE_SCALE] * items.quality[j] * a * ((owned + 1) ** -fpar[P_DIMINISHING])
     price = items.price[j]
     if v < price:
         return False
     items.units_left[j] -= 1
-    st[S_OWNED] += table_add(tables.owned_keys, tables.owned_counts, key)
+    new, more = pair_add(tables.owned, tables.owned_more, tables.owned_counts, key)
+    st[S_OWNED] += new
+    st[S_OWNED_MORE] += more
     _curve_add(out, st, items.connections[j], v, items.quality[j], items.last_value[j],
                0.0, 0.0)
     _settle(t, user, j, v, price, items, users, firms, fpar, ipar, st, acc, out)
@@ -385,8 +438,8 @@ def _browse(t, user, session, k, feed, static, aff, draw, items, users, firms, f
             if (x < reach) != (bonus < reach):
                 owner = items.owner[j] if items.owner_type[j] != OWNER_FIRM else (
                     n + items.owner[j])
-                if table_count(tables.member_keys, tables.member_counts,
-                               owner * n + user) > min(x, bonus) / reach * w:
+                if pair_count(tables.members, tables.members_more, tables.members_counts,
+                              owner * n + user) > min(x, bonus) / reach * w:
                     x = bonus
         if x >= reach or items.removed[j]:
             continue
@@ -394,11 +447,13 @@ def _browse(t, user, session, k, feed, static, aff, draw, items, users, firms, f
             continue  # one's own item
         person = x / reach * w
         key = j * n + user
-        if table_count(tables.held_keys, tables.held_counts, key) > person:
+        if pair_count(tables.held, tables.held_more, tables.held_counts, key) > person:
             continue  # this person holds the use right already
         if _connect(t, user, j, aff[i], person, items, users, firms, fpar, ipar, st, acc,
                     tables, out):
-            st[S_HELD] += table_add(tables.held_keys, tables.held_counts, key)
+            new, more = pair_add(tables.held, tables.held_more, tables.held_counts, key)
+            st[S_HELD] += new
+            st[S_HELD_MORE] += more
 
 
 @_jit
@@ -407,9 +462,12 @@ def _room(st, out, tables, fs) -> bool:
     return (st[S_EVENTS] + 2 + 5 * fs <= len(out.ev_f)
             and st[S_EDGES] + 2 * fs <= len(out.edges)
             and st[S_CURVE] + fs < out.curve.shape[1]
-            and st[S_HELD] + fs <= MAX_LOAD * len(tables.held_keys)
-            and st[S_MEMBERS] + fs <= MAX_LOAD * len(tables.member_keys)
-            and st[S_OWNED] + fs <= MAX_LOAD * len(tables.owned_keys))
+            and st[S_HELD] + fs <= MAX_LOAD * len(tables.held)
+            and st[S_HELD_MORE] + fs <= MAX_LOAD * len(tables.held_more)
+            and st[S_MEMBERS] + fs <= MAX_LOAD * len(tables.members)
+            and st[S_MEMBERS_MORE] + fs <= MAX_LOAD * len(tables.members_more)
+            and st[S_OWNED] + fs <= MAX_LOAD * len(tables.owned)
+            and st[S_OWNED_MORE] + fs <= MAX_LOAD * len(tables.owned_more))
 
 
 @_jit
