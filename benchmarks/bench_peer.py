@@ -143,6 +143,21 @@ def derive(row: dict[str, Any], db: Path) -> dict[str, Any]:
     return row
 
 
+def warm_up(cmd: list[str], db: Path) -> float:
+    """A tiny run before any measurement: the first use of a copy of the code compiles the
+    browse-session kernel (Numba; about 12 s, cached on disk after), which no measured run
+    should pay. Returns its wall seconds (also printed)."""
+    print(f"  warm-up: {' '.join(cmd[2:])} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, env=CHILD_ENV, stdout=subprocess.DEVNULL, check=False)
+    took = time.perf_counter() - started
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    print(f"    {took:,.1f} s (compiles the kernel on a copy's first use)", file=sys.stderr,
+          flush=True)
+    return took
+
+
 def run_measured(cmd: list[str], label: str, title: str, level: str, db: Path,
                  derive_row: Any) -> dict[str, Any]:
     """One run in a child process: measured, derived by `derive_row`, labelled, and its
@@ -270,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     py = sys.executable
     info = run_info(args.code, out_dir)
+    warm = out_dir / "warm_up.db"
+    info["warm_up_seconds"] = warm_up(
+        [py, str(HERE / "simmarket_child.py"), "--users", "200", "--days", "2", "--events",
+         "none", "--out", str(warm)], warm)
 
     ceil = [measure_ceiling(args.ceiling_rows, out_dir / "ceiling.db")]
     rows: list[dict[str, Any]] = []

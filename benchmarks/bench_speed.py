@@ -245,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
                         str(out_dir / "ceiling.db")],
                        f"executemany ceiling, {args.ceiling_rows:,} rows")
 
+    warm = out_dir / "warm_up.db"
+    info["warm_up_seconds"] = bench_peer.warm_up([py, me, "--child", "200", "2", "none",
+                                                  str(warm)], warm)
     ceil = [ceiling()]
     rows: list[dict[str, Any]] = []
     for n, days in plan_sizes:
