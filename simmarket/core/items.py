@@ -14,6 +14,8 @@ from simmarket.core.columns import Columns
 
 OWNER_USER, OWNER_FIRM = 0, 1
 OWNER_TYPES = ("user", "firm")
+#: The platform's actor id (there is one platform), as the counterpart of its fee payments.
+PLATFORM = 0
 
 
 class Items(Columns):

@@ -18,7 +18,7 @@ import numpy as np
 from simmarket.core.context import Context
 from simmarket.core.population import Population, advance_to
 from simmarket.links.encounter import kernel as k
-from simmarket.links.encounter.connection import PLATFORM, ValueEncounter
+from simmarket.links.encounter.connection import ValueEncounter
 from simmarket.links.encounter.recommender import DRAWS
 
 #: Events and value-network increments buffered per kernel call.
@@ -176,5 +176,3 @@ class CompiledSessions:
             self.encounter._firm_node0, self.encounter._platform_node, MAX_SESSIONS],
             np.int64)
 
-
-assert PLATFORM == 0  # the kernel writes the platform's payments to counterpart 0

@@ -38,13 +38,12 @@ import math
 import numpy as np
 
 from simmarket.core.context import Context
-from simmarket.core.items import OWNER_FIRM, OWNER_TYPES
+from simmarket.core.items import OWNER_FIRM, OWNER_TYPES, PLATFORM
 from simmarket.core.pairs import Holdings
 from simmarket.links.encounter.industrial import IndustrialMarket
+from simmarket.links.encounter.kernel import curve_add
 from simmarket.links.encounter.recommender import Recommender
 from simmarket.metrics import gini
-
-PLATFORM = 0
 
 
 def network_value(c: int, function: str) -> float:
@@ -66,7 +65,8 @@ class ConnectionCurve:
 
     Kept raw, per unit of the item's quality (which removes the selection of good items into
     high c), and within items (v of the c-th minus v of the same item's (c-1)-th). One row of
-    ``data`` per sum (``ROWS``), one column per c; the compiled sessions add to it in place.
+    ``data`` per sum (``ROWS``), one column per c, added to by :func:`.kernel.curve_add` (the
+    compiled sessions call it on the same array).
     """
 
     ROWS = ("connections", "value_sum", "value_per_quality_sum", "within_item_change_sum",
@@ -82,15 +82,8 @@ class ConnectionCurve:
         one split into the network term and the audience composition term."""
         if c >= self.data.shape[1]:
             self.grow(c + 1)
-        d = self.data
-        self.length = max(self.length, c + 1)
-        d[0, c] += 1.0
-        d[1, c] += v
-        d[2, c] += v / quality
-        if c:
-            d[3, c] += v - last
-            d[4, c] += network
-            d[5, c] += composition
+        self.length = int(curve_add(self.data, self.length, c, v, quality, last, network,
+                                    composition))
 
     def grow(self, columns: int) -> None:
         """Room for at least `columns` values of c (capacity doubles)."""

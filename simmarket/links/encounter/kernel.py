@@ -25,15 +25,15 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from simmarket.core.items import OWNER_FIRM, OWNER_TYPES, PLATFORM
 from simmarket.core.population import D_CREATIONS, D_GAP, D_KIND, D_SESSIONS, D_WHO
 
 #: Event kind codes written by the kernel (the driver names them).
 KINDS = ("session_started", "impression", "connection", "payment", "community_joined")
 SESSION, IMPRESSION, CONNECTION, PAYMENT, JOINED = range(5)
 #: Actor/counterpart type codes: OWNER_TYPES, then the platform and NULL.
-TYPES = ("user", "firm", "platform", None)
-T_PLATFORM, T_NULL = 2, 3
-OWNER_FIRM = 1
+TYPES = (*OWNER_TYPES, "platform", None)
+T_PLATFORM, T_NULL = len(OWNER_TYPES), len(OWNER_TYPES) + 1
 
 #: What the kernel hands back. NEXT: the due arrival was handled and the next one falls at
 #: or after the limit (or a buffer of gaps ran out): the driver waits for it in SimPy.
@@ -56,11 +56,9 @@ ACC_SIZE = 5
  P_W_QUALITY, P_W_AFFINITY, P_THRESHOLD, P_TOPIC_MATCH, P_INTEROP, P_POP, P_REC,
  P_SAMPLE_RATE, P_REFRESH_DAYS, P_REFRESH_GROWTH, P_DIMINISHING, P_TOTAL_RATE,
  P_REFRESHED_AT) = range(20)
-FPAR_SIZE = 20
 #: Slots of the int64 parameter array.
 (I_PAIRS, I_TOPICS, I_NETWORK_FN, I_INDUSTRIAL, I_KEEP_DETAIL, I_KEEP_CORE, I_FEED_SIZE,
  I_ITEMS_N, I_ITEMS_SEEN, I_INDEX_SIZE, I_FIRM_NODE0, I_PLATFORM_NODE, I_MAX_SESSIONS) = range(13)
-IPAR_SIZE = 13
 #: network-value function codes
 NETWORK_FUNCTIONS = ("none", "log", "linear")
 #: A table is grown once its fill passes this share of its slots.
@@ -233,19 +231,6 @@ def _network_value(c: int, function: int) -> float:
 
 
 @_jit
-def _search_right(cum: np.ndarray, x: float) -> int:
-    """np.searchsorted(cum, x, side="right")."""
-    lo, hi = 0, len(cum)
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if x < cum[mid]:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
-@_jit
 def _draw_feed(row, system, topic, fpar, index, items, feed, static, aff, draw) -> int:
     """One feed from one row of uniforms, slot by slot as Recommender._draw_feeds; returns
     how many slots are kept (their item, static logit, affinity and decision uniform)."""
@@ -262,8 +247,8 @@ def _draw_feed(row, system, topic, fpar, index, items, feed, static, aff, draw) 
             continue  # a scope with no compatible content: the slot stays empty
         if row[1, s] < fpar[P_POP]:
             base = cum[start - 1] if start > 0 else 0.0
-            target = base + u2 * (cum[max(end - 1, 0)] - base)
-            pos = min(_search_right(cum, target), end - 1)
+            target = base + u2 * (cum[end - 1] - base)
+            pos = min(np.searchsorted(cum, target, side="right"), end - 1)
         elif row[1, s] < fpar[P_REC]:
             pos = end - 1 - np.int64(u2 * (index.fresh[end] - index.fresh[start]))
         else:
@@ -302,12 +287,10 @@ def _edge(out, st, a, b, w):
 
 
 @_jit
-def _curve_add(out, st, c, v, q, last, network, composition):
-    """ConnectionCurve.add (rows: connections, value, per quality, within-item change,
-    network term, composition term)."""
-    curve = out.curve
-    if c == st[S_CURVE]:
-        st[S_CURVE] = c + 1
+def curve_add(curve, length, c, v, q, last, network, composition) -> int:
+    """The c-th connection (0-based) of an item of quality q, worth v, into the connection
+    curve's sums (rows of ``ConnectionCurve.ROWS``): returns the curve's new length. Used by
+    :class:`.connection.ConnectionCurve` and by the compiled sessions alike."""
     curve[0, c] += 1.0
     curve[1, c] += v
     curve[2, c] += v / q
@@ -315,6 +298,7 @@ def _curve_add(out, st, c, v, q, last, network, composition):
         curve[3, c] += v - last
         curve[4, c] += network
         curve[5, c] += composition
+    return max(length, c + 1)
 
 
 @_jit
@@ -333,7 +317,7 @@ def _settle(t, user, j, v, price, items, users, firms, fpar, ipar, st, acc, out)
     _edge(out, st, user, owner if kind != OWNER_FIRM else ipar[I_FIRM_NODE0] + owner, price)
     if to_platform > 0.0:
         if ipar[I_KEEP_CORE]:
-            _event(out, st, t, PAYMENT, user, j, 0, T_PLATFORM, to_platform)
+            _event(out, st, t, PAYMENT, user, j, PLATFORM, T_PLATFORM, to_platform)
         _edge(out, st, user, ipar[I_PLATFORM_NODE], to_platform)
     if kind == OWNER_FIRM:
         firms.capital[owner] += to_owner
@@ -387,8 +371,8 @@ def _purchase(t, user, j, a, items, users, firms, fpar, ipar, st, acc, tables, o
     new, more = pair_add(tables.owned, tables.owned_more, tables.owned_counts, key)
     st[S_OWNED] += new
     st[S_OWNED_MORE] += more
-    _curve_add(out, st, items.connections[j], v, items.quality[j], items.last_value[j],
-               0.0, 0.0)
+    st[S_CURVE] = curve_add(out.curve, st[S_CURVE], items.connections[j], v, items.quality[j],
+                            items.last_value[j], 0.0, 0.0)
     _settle(t, user, j, v, price, items, users, firms, fpar, ipar, st, acc, out)
     return True
 
@@ -406,10 +390,11 @@ def _connect(t, user, j, a, person, items, users, firms, fpar, ipar, st, acc, ta
     v = base * a * (1.0 + n_now)
     if c:
         n_before = eta * _network_value(c - 1, fn)
-        _curve_add(out, st, c, v, q, items.last_value[j], base * a * (n_now - n_before),
-                   base * (1.0 + n_before) * (a - items.last_affinity[j]))
+        st[S_CURVE] = curve_add(out.curve, st[S_CURVE], c, v, q, items.last_value[j],
+                                base * a * (n_now - n_before),
+                                base * (1.0 + n_before) * (a - items.last_affinity[j]))
     else:
-        _curve_add(out, st, c, v, q, 0.0, 0.0, 0.0)
+        st[S_CURVE] = curve_add(out.curve, st[S_CURVE], c, v, q, 0.0, 0.0, 0.0)
     items.last_affinity[j] = a
     _settle(t, user, j, v, v, items, users, firms, fpar, ipar, st, acc, out)
     _join(t, user, j, person, items, users, firms, ipar, st, tables, out)
