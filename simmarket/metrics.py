@@ -281,6 +281,7 @@ def closeness_csgraph(
     alpha: float,
     *,
     max_block_entries: int = MAX_BLOCK_ENTRIES,
+    upper: bool = False,
 ) -> Closeness:
     """Raw and harmonic weighted closeness of ``sources``, computed with scipy's Dijkstra.
 
@@ -298,6 +299,9 @@ def closeness_csgraph(
             ``alpha == 0`` an unweighted (hop-count) search is used.
         max_block_entries: memory cap: sources are processed in blocks whose distance
             matrix has at most this many entries (at least one source per block).
+        upper: ``csr`` holds each tie once, in its upper triangle (half the memory of the
+            symmetric matrix: the value network at a million users); the search then goes
+            both ways along every stored entry.
 
     Returns:
         ``Closeness(raw, harmonic)``, two float64 arrays aligned with ``sources``.
@@ -314,14 +318,14 @@ def closeness_csgraph(
     if a == 0.0:
         graph, unweighted = m, True
     else:
-        lengths = 1.0 / m.data**a
+        lengths = np.reciprocal(m.data) if a == 1.0 else np.power(m.data, -a)  # one array
         graph = sp.csr_array((lengths, m.indices, m.indptr), shape=m.shape)
         unweighted = False
 
     block = max(1, int(max_block_entries) // max(n, 1))
     for start in range(0, src.size, block):
         idx = src[start : start + block]
-        dist = dijkstra(graph, directed=True, indices=idx, unweighted=unweighted)
+        dist = dijkstra(graph, directed=not upper, indices=idx, unweighted=unweighted)
         dist = np.atleast_2d(dist)
         reachable = np.isfinite(dist)
         total = np.where(reachable, dist, 0.0).sum(axis=1)
@@ -334,7 +338,8 @@ def closeness_csgraph(
     return Closeness(raw, harmonic)
 
 
-def strength_degree_csgraph(csr: Any, sources: ArrayLike | None) -> DegreeStrength:
+def strength_degree_csgraph(csr: Any, sources: ArrayLike | None, *,
+                            upper: bool = False) -> DegreeStrength:
     """Degree ``k_i`` and strength ``s_i`` of ``sources`` from a symmetric weight matrix.
 
     ``k_i`` counts the agent's partners (stored non-zero entries of row i) and ``s_i`` sums
@@ -345,6 +350,8 @@ def strength_degree_csgraph(csr: Any, sources: ArrayLike | None) -> DegreeStreng
     Args:
         csr: as in :func:`closeness_csgraph`; a non-zero diagonal (self-loop) is an error.
         sources: integer node indices (duplicates allowed); ``None`` = all.
+        upper: ``csr`` holds each tie once, in its upper triangle: a node's partners are
+            then those of its row and of its column.
 
     Returns:
         ``DegreeStrength(degree, strength)``: int64 and float64 arrays aligned with sources.
@@ -355,6 +362,10 @@ def strength_degree_csgraph(csr: Any, sources: ArrayLike | None) -> DegreeStreng
         raise ValueError("strength_degree_csgraph: the weight matrix has self-loops")
     degree = np.diff(m.indptr).astype(np.int64)[src]
     strength = np.asarray(m[src].sum(axis=1), dtype=np.float64).ravel()
+    if upper:
+        n = m.shape[0]
+        degree += np.bincount(m.indices, minlength=n)[src]
+        strength += np.bincount(m.indices, weights=m.data, minlength=n)[src]
     return DegreeStrength(degree, strength)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import simpy
 from helpers import ROOT, merge, rows
 from hypothesis import given, settings
@@ -175,3 +176,27 @@ def test_the_value_network_sums_the_same_however_increments_arrive(monkeypatch):
     g1, g2 = one.graph(0), blocks.graph(0)
     assert (g1 != g2).nnz == 0
     assert np.array_equal(g1.data, g2.data) and np.array_equal(g1.indices, g2.indices)
+
+
+def test_the_value_network_stores_each_tie_once_with_its_sum_and_count(monkeypatch):
+    """Against a plain dict of unordered pairs: every tie's value and interaction count,
+    read either way round, from the upper-triangle graph or one at a time."""
+    monkeypatch.setattr(network_module, "FOLD_EVERY", 5)
+    rng = np.random.default_rng(8)
+    net, want = ValueNetwork(12), {}
+    for a, b, w in zip(rng.integers(0, 14, 80).tolist(), rng.integers(0, 14, 80).tolist(),
+                       rng.random(80).tolist()):
+        net.add((a, b, w))
+        net.maybe_fold()
+        if a != b:
+            value, count = want.get(frozenset((a, b)), (0.0, 0))
+            want[frozenset((a, b))] = (value + w, count + 1)
+    value, count = net.graph(0, "value"), net.graph(0, "interactions")
+    assert sp.triu(value, k=1).nnz == value.nnz == len(want) == net.ties
+    assert net.actors() == len(set().union(*want))
+    for pair, (w, c) in want.items():
+        a, b = sorted(pair)
+        assert value[a, b] == pytest.approx(w) and count[a, b] == c
+        assert net.weight(b, a) == net.weight(a, b) == pytest.approx(w)
+        assert net.weight(a, b, "interactions") == c
+    assert net.weight(0, 0) == 0.0

@@ -59,7 +59,7 @@ def events(ctx: Context, kind: str):
 
 def edge(ctx: Context, a: int, b: int) -> float:
     """Value accumulated on the value-network edge a - b."""
-    return float(ctx.world.network.graph(ctx.world.firms.n)[a, b])
+    return ctx.world.network.weight(a, b)
 
 
 # == value production ==========================================================================

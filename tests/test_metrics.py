@@ -355,6 +355,25 @@ def test_strength_degree_csgraph_matches_networkx() -> None:
             np.testing.assert_allclose(got, [ref[i] for i in sources], rtol=REL, atol=0)
 
 
+@pytest.mark.parametrize("alpha", ALPHAS)
+def test_csgraph_on_the_upper_triangle_equals_the_symmetric_matrix(alpha: float) -> None:
+    """Each tie stored once (the value network's form) gives what the full matrix gives,
+    whichever way round its two nodes were numbered."""
+    for G in connected_graphs() + disconnected_graphs():
+        G = nx.convert_node_labels_to_integers(G)
+        full = _csr(G)
+        upper = sp.csr_array(sp.triu(full, k=1))
+        sources = np.r_[np.arange(full.shape[0])[::-1], 0]
+        for got, want in [
+            (strength_degree_csgraph(upper, sources, upper=True),
+             strength_degree_csgraph(full, sources)),
+            (closeness_csgraph(upper, sources, alpha, upper=True),
+             closeness_csgraph(full, sources, alpha)),
+        ]:
+            for a, b in zip(got, want):
+                np.testing.assert_allclose(a, b, rtol=REL, atol=0)
+
+
 def test_strength_degree_csgraph_rejects_self_loops() -> None:
     with pytest.raises(ValueError):
         strength_degree_csgraph(sp.csr_matrix(np.array([[1.0, 1.0], [1.0, 0.0]])), [0])

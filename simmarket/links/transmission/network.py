@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 #: Buffered increments folded into the sparse graph at a time.
 FOLD_EVERY = 1_000_000
+#: A tie's key is ``lo << _SHIFT | hi``: its two node indices, the smaller first.
+_SHIFT = 32
+_LOW = (1 << _SHIFT) - 1
 
 
 class ValueNetwork:
@@ -47,8 +50,11 @@ class ValueNetwork:
         self._pending = 0
         #: add((a, b, w)): add value w to the edge a - b (one list append on the hot path)
         self.add = self._edges.append
-        self._graph = sp.csr_matrix((n_users + 2, n_users + 2))
-        self._count = sp.csr_matrix((n_users + 2, n_users + 2))
+        #: one entry per tie, each stored once: ``lo << 32 | hi`` (lo < hi), sorted, beside
+        #: the value moved along it and how many interactions it has carried
+        self._keys = np.empty(0, np.int64)
+        self._value = np.empty(0, np.float64)
+        self._count = np.empty(0, np.int32)
 
     def node(self, actor_type: str, actor_id: int) -> int:
         """The node index of an actor."""
@@ -108,37 +114,61 @@ class ValueNetwork:
             flat = flat[:count]
         a, b, w = flat[:, 0].astype(np.int64), flat[:, 1].astype(np.int64), flat[:, 2]
         keep = (a != b) & (w > 0)
-        a, b, w = a[keep], b[keep], w[keep]
-        if len(a) == 0:
-            return
-        n = int(max(a.max(), b.max())) + 1
-        rows, cols = np.concatenate([a, b]), np.concatenate([b, a])
-        self._graph = _add(self._graph, rows, cols, np.concatenate([w, w]), n)
-        self._count = _add(self._count, rows, cols, np.ones(2 * len(w)), n)
+        if keep.any():
+            a, b, w = a[keep], b[keep], w[keep]
+            self._merge(np.minimum(a, b) << _SHIFT | np.maximum(a, b), w)
 
-    def graph(self, n_firms: int, weight: str = "value") -> sp.csr_matrix:
-        """The symmetric adjacency matrix over all nodes so far, weighted by the value moved
-        between two actors (``"value"``) or by how often they interacted (``"interactions"``)."""
+    def _merge(self, keys: np.ndarray, w: np.ndarray) -> None:
+        """Add increments (tie keys and values, in the order they happened) to the ties:
+        each tie's increments are summed in that order, then added to what it held."""
+        new, where = np.unique(keys, return_inverse=True)
+        value, count = np.bincount(where, weights=w), np.bincount(where).astype(np.int32)
+        at = np.searchsorted(self._keys, new)
+        held = at < len(self._keys)
+        held[held] = self._keys[at[held]] == new[held]
+        self._value[at[held]] += value[held]
+        self._count[at[held]] += count[held]
+        fresh, at = ~held, at[~held]
+        self._keys = np.insert(self._keys, at, new[fresh])
+        self._value = np.insert(self._value, at, value[fresh])
+        self._count = np.insert(self._count, at, count[fresh])
+
+    def graph(self, n_firms: int, weight: str = "value") -> sp.csr_array:
+        """The adjacency matrix over all nodes so far, each tie stored once in its upper
+        triangle (row < column), weighted by the value moved between two actors
+        (``"value"``) or by how often they interacted (``"interactions"``). The metrics take
+        it with ``upper=True``; ``weight(a, b)`` reads one tie."""
         self.fold()
         n = self.n_users + 2 + n_firms
-        self._graph, self._count = _resized(self._graph, n), _resized(self._count, n)
-        return self._graph if weight == "value" else self._count
+        indptr = np.searchsorted(self._keys, np.arange(n + 1, dtype=np.int64) << _SHIFT)
+        cols = (self._keys & _LOW).astype(np.int32)
+        data = self._value if weight == "value" else self._count.astype(np.float64)
+        return sp.csr_array((data, cols, indptr), shape=(n, n))
 
+    def weight(self, a: int, b: int, weight: str = "value") -> float:
+        """The value moved (or the interactions) between actors' nodes a and b so far."""
+        self.fold()
+        key = min(a, b) << _SHIFT | max(a, b)
+        at = int(np.searchsorted(self._keys, key))
+        if at == len(self._keys) or self._keys[at] != key:
+            return 0.0
+        return float(self._value[at] if weight == "value" else self._count[at])
 
-def _resized(g: sp.csr_matrix, n: int) -> sp.csr_matrix:
-    if g.shape[0] < n:
-        g = g.copy()
-        g.resize((n, n))
-    return g
+    @property
+    def ties(self) -> int:
+        """Distinct ties (pairs of actors that have exchanged value) so far."""
+        self.fold()
+        return len(self._keys)
 
-
-def _add(g: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray, w: np.ndarray,
-         n: int) -> sp.csr_matrix:
-    g = _resized(g, n)
-    new = sp.coo_matrix((w, (rows, cols)), shape=g.shape).tocsr()
-    out = (g + new).tocsr()
-    out.sum_duplicates()
-    return out
+    def actors(self) -> int:
+        """Actors with at least one tie so far."""
+        self.fold()
+        if not len(self._keys):
+            return 0
+        seen = np.zeros(int((self._keys & _LOW).max()) + 1, bool)  # hi > lo: the larger end
+        seen[self._keys >> _SHIFT] = True
+        seen[self._keys & _LOW] = True
+        return int(np.count_nonzero(seen))
 
 
 def centrality_rows(net: ValueNetwork, world: World, period: int, t: float,
@@ -148,18 +178,17 @@ def centrality_rows(net: ValueNetwork, world: World, period: int, t: float,
     interactions, and on the value-weighted network as secondary columns — beside the value
     each has captured (in total and in the period)."""
     firms, counters = world.firms, world.counters
-    interactions, value = net.graph(firms.n, "interactions"), net.graph(firms.n, "value")
     actors = [("government", 0, counters.government_captured, government_period),
               ("platform", 0, counters.platform_revenue, platform_period)]
     actors += [("firm", f, float(firms.revenue[f]), float(firms.revenue_period[f]))
                for f in firms.active().tolist()]
     sources = np.array([net.node(kind, i) for kind, i, *_ in actors], dtype=np.int64)
-    degree, strength = strength_degree_csgraph(interactions, sources)
-    _, strength_value = strength_degree_csgraph(value, sources)
+    # one graph at a time: at a million users each is hundreds of MB
+    degree, strength, closeness = _measures(net.graph(firms.n, "interactions"), sources, alphas)
+    _, strength_value, closeness_value = _measures(net.graph(firms.n, "value"), sources, alphas)
     rows = []
     for alpha in alphas:
-        raw, harmonic = closeness_csgraph(interactions, sources, alpha)
-        raw_v, harmonic_v = closeness_csgraph(value, sources, alpha)
+        (raw, harmonic), (raw_v, harmonic_v) = closeness[alpha], closeness_value[alpha]
         gen = np.zeros(len(sources))
         linked = degree > 0
         gen[linked] = degree[linked] ** (1.0 - alpha) * strength[linked] ** alpha
@@ -174,5 +203,13 @@ def centrality_rows(net: ValueNetwork, world: World, period: int, t: float,
                 "harmonic_closeness_value": float(harmonic_v[k]),
                 "captured_value": float(captured), "captured_period": float(in_period),
             })
-    nodes = int(np.count_nonzero(np.diff(value.indptr)))
-    return rows, nodes, value.nnz // 2
+    return rows, net.actors(), net.ties
+
+
+def _measures(graph: sp.csr_array, sources: np.ndarray,
+              alphas: list[float]) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Degree, strength and (raw, harmonic) closeness for each alpha, of sources in a graph
+    stored as its upper triangle."""
+    degree, strength = strength_degree_csgraph(graph, sources, upper=True)
+    closeness = {alpha: closeness_csgraph(graph, sources, alpha, upper=True) for alpha in alphas}
+    return degree, strength, closeness
