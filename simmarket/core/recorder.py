@@ -13,15 +13,13 @@ recorder drops impressions and session starts, at ``none`` every event.
 Events arrive one by one (``record``, ``channel``, ``emit``) or as blocks of columns
 (``emit_many`` for one kind at one time; ``emit_columns`` for any rows, kinds and types given
 as integer codes, as a compiled kernel writes them into its buffers). Either way they join
-one :class:`EventBuffer`, in the order they were recorded, and reach the store as the same
-rows: the one-by-one events as tuples, each column block as its rows laid end to end in one
-flat list (the form a many-row ``INSERT`` takes its parameters in, made in a few NumPy
-calls instead of a tuple per row).
+one buffer, in the order they were recorded, and reach the store as the same rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -39,71 +37,19 @@ def _drop(row: EventRow) -> None:
     """The sink of an event kind the run's event detail leaves out."""
 
 
-class Flat(list):
-    """Event rows laid end to end: row i is items ``8 i .. 8 i + 7``, in ``EVENT_COLUMNS``
-    order."""
-
-    def rows(self) -> Iterator[EventRow]:
-        """The rows as tuples."""
-        return zip(*[iter(self)] * len(EVENT_COLUMNS))
-
-
-class EventBuffer:
-    """The events recorded and not yet written, in order.
-
-    One-by-one events are appended to ``open`` (its ``append`` is the recorders' hot path);
-    a block of rows closes that run of tuples and follows it as a :class:`Flat`. ``parts()``
-    hands them over in order: lists of tuples and flat blocks."""
-
-    def __init__(self) -> None:
-        self.open: list[EventRow] = []
-        self._parts: list[list[EventRow] | Flat] = []
-        self._closed = 0
-
-    def __len__(self) -> int:
-        return self._closed + len(self.open)
-
-    def add_block(self, block: Flat) -> None:
-        """Rows laid end to end, after every event recorded so far."""
-        self._close()
-        self._parts.append(block)
-        self._closed += len(block) // len(EVENT_COLUMNS)
-
-    def _close(self) -> None:
-        if self.open:
-            self._parts.append(self.open.copy())  # `open` itself stays bound to the hot path
-            self._closed += len(self.open)
-            self.open.clear()
-
-    def parts(self) -> list[list[EventRow] | Flat]:
-        """Everything buffered, in order: lists of row tuples and flat blocks."""
-        self._close()
-        return self._parts
-
-    def rows(self) -> Iterator[EventRow]:
-        """Everything buffered as row tuples, in order."""
-        for part in self.parts():
-            yield from part.rows() if isinstance(part, Flat) else part
-
-    def clear(self) -> None:
-        self.open.clear()
-        self._parts.clear()
-        self._closed = 0
-
-
 class Recorder:
     """Buffers events and applies the event detail; subclasses say where rows go."""
 
     def __init__(self, events: str = "all", batch_size: int = 50_000):
         self.level = events
         self.batch_size = batch_size
-        self._buffer = EventBuffer()
+        self._buffer: list[EventRow] = []
         self.events_written = 0
         #: per-period tables as written, {table: [row, ...]}
         self.tables: dict[str, list[dict[str, Any]]] = {}
         #: Hot path: append one 8-tuple (a kept kind); the caller then calls maybe_flush.
         self.record: Callable[[EventRow], None] = (
-            self._buffer.open.append if events != "none" else _drop)
+            self._buffer.append if events != "none" else _drop)
 
     # -- events -------------------------------------------------------------------------
     def keeps(self, kind: str) -> bool:
@@ -112,15 +58,15 @@ class Recorder:
 
     def channel(self, kind: str) -> Callable[[EventRow], None]:
         """The hot-path sink for one kind: ``record`` if the kind is kept, else a no-op."""
-        return self._buffer.open.append if self.keeps(kind) else _drop
+        return self._buffer.append if self.keeps(kind) else _drop
 
     def emit(self, t: float, kind: str, actor_id: int | None, actor_type: str | None,
              item_id: int | None = None, counterpart_id: int | None = None,
              counterpart_type: str | None = None, value: float | None = None) -> None:
         """Record one event (buffered)."""
         if self.keeps(kind):
-            self._buffer.open.append((t, kind, actor_id, actor_type, item_id, counterpart_id,
-                                      counterpart_type, value))
+            self._buffer.append((t, kind, actor_id, actor_type, item_id, counterpart_id,
+                                 counterpart_type, value))
             self.maybe_flush()
 
     def emit_many(self, t: float, kind: str, actor_ids: Any, actor_type: str | None,
@@ -132,7 +78,7 @@ class Recorder:
             return
         cols = [column(actor_ids, n), column(item_ids, n), column(counterpart_ids, n),
                 column(values, n)]
-        self._buffer.open.extend(
+        self._buffer.extend(
             (t, kind, a, actor_type, i, c, counterpart_type, v) for a, i, c, v in zip(*cols))
         self.maybe_flush()
 
@@ -154,26 +100,14 @@ class Recorder:
         if not lengths or self.level == "none":
             return
         (n,) = lengths
-        block = np.empty((n, len(EVENT_COLUMNS)), dtype=object)
-        block[:, 0], block[:, 3] = _objects(t), _names(actor_type, types)
-        block[:, 1], keep = _names(kind, kinds), self._kept(kind, kinds, n)
-        block[:, 6], block[:, 7] = _names(counterpart_type, types), _objects(value)
-        for j, ids in ((2, actor_id), (4, item_id), (5, counterpart_id)):
-            _put_ids(block, j, ids)
-        self._buffer.add_block(Flat((block if keep is None else block[keep]).ravel().tolist()))
+        names = _names(kind, kinds, n)
+        rows = zip(column(t, n), names, _ids(actor_id, n), _names(actor_type, types, n),
+                   _ids(item_id, n), _ids(counterpart_id, n),
+                   _names(counterpart_type, types, n), column(value, n))
+        if self.level == "core":
+            rows = compress(rows, [k not in DETAIL_KINDS for k in names])
+        self._buffer.extend(rows)
         self.maybe_flush()
-
-    def _kept(self, kind: Any, kinds: Sequence[str], n: int) -> np.ndarray | None:
-        """Which rows of a block this run's event detail keeps (None: all of them)."""
-        if self.level != "core":
-            return None
-        if isinstance(kind, str) or np.isscalar(kind):
-            name = kind if isinstance(kind, str) else kinds[int(kind)]
-            return None if name not in DETAIL_KINDS else np.zeros(n, bool)
-        codes = np.asarray(kind)
-        if codes.dtype.kind in "iu":
-            return np.array([k not in DETAIL_KINDS for k in kinds], dtype=bool)[codes]
-        return np.array([k not in DETAIL_KINDS for k in codes.tolist()], dtype=bool)
 
     def maybe_flush(self) -> None:
         if len(self._buffer) >= self.batch_size:
@@ -208,7 +142,7 @@ class Recorder:
         self.flush()
 
     # -- where rows go (subclasses) -------------------------------------------------------
-    def _write_events(self, events: EventBuffer) -> None:
+    def _write_events(self, rows: list[EventRow]) -> None:
         raise NotImplementedError
 
     def _write_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -218,32 +152,26 @@ class Recorder:
         raise NotImplementedError
 
 
-def _objects(values: Any) -> Any:
-    """A column as Python objects for an object array (a NumPy scalar as its Python value;
-    a NaN stays a float, which SQLite stores as NULL)."""
-    return values.item() if isinstance(values, np.generic) else values
+def _ids(values: Any, n: int) -> list:
+    """An id column as Python ints, negative ids as None (NULL)."""
+    if values is None or np.isscalar(values):
+        return column(None if values is None or values < 0 else values, n)
+    ids = np.asarray(values)
+    out = ids.astype(object)
+    out[ids < 0] = None
+    return out.tolist()
 
 
-def _names(values: Any, names: Sequence[str | None]) -> Any:
+def _names(values: Any, names: Sequence[str | None], n: int) -> list:
     """A kind or type column as names: given as names, or as integer codes into ``names``."""
     if values is None or isinstance(values, str):
-        return values
+        return [values] * n
     if np.isscalar(values):
-        return names[int(values)]
+        return [names[int(values)]] * n
     codes = np.asarray(values)
     if codes.dtype.kind not in "iu":
-        return codes
-    return np.asarray(names, dtype=object)[codes]
-
-
-def _put_ids(block: np.ndarray, j: int, values: Any) -> None:
-    """Column j of a block as Python ints, negative ids as None (NULL)."""
-    if values is None or np.isscalar(values):
-        block[:, j] = None if values is None or values < 0 else int(values)
-        return
-    ids = np.asarray(values)
-    block[:, j] = ids
-    block[ids < 0, j] = None
+        return codes.tolist()
+    return np.asarray(names, dtype=object)[codes].tolist()
 
 
 def column(values: Any, n: int) -> list:

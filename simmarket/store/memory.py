@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from simmarket.core.recorder import EVENT_COLUMNS, EventBuffer, EventRow, Recorder, column
+from simmarket.core.recorder import EVENT_COLUMNS, EventRow, Recorder, column
 from simmarket.store.schema import PERIOD_TABLES, TABLES
 
 
@@ -24,8 +24,8 @@ class MemoryRecorder(Recorder):
         self._events: list[EventRow] = []
         self._final: dict[str, dict[str, list]] = {}
 
-    def _write_events(self, events: EventBuffer) -> None:
-        self._events.extend(events.rows())
+    def _write_events(self, rows: list[EventRow]) -> None:
+        self._events.extend(rows)
 
     def _write_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
         """Nothing more to do: the base class keeps per-period rows in ``tables``."""

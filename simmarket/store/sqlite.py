@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-from simmarket.core.recorder import EVENT_COLUMNS, EventBuffer, EventRow, Flat, Recorder, column
+from simmarket.core.recorder import EVENT_COLUMNS, EventRow, Recorder, column
 from simmarket.store.schema import SCHEMA_VERSION, create_indexes, create_schema
 
 #: Rows per INSERT statement: one statement of many VALUES rows binds the same values as as
@@ -165,10 +165,10 @@ class SQLiteRecorder(Recorder):
             raise StoreError(f"cannot create {self.path}: {_reason(exc)}") from None
 
     # -- where rows go --------------------------------------------------------------------
-    def _write_events(self, events: EventBuffer) -> None:
+    def _write_events(self, rows: list[EventRow]) -> None:
         started = time.perf_counter()
         with self._transaction():
-            insert_buffer(self.conn, events)
+            insert_events(self.conn, rows)
         self.write_seconds += time.perf_counter() - started
 
     def _write_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -195,7 +195,7 @@ class SQLiteRecorder(Recorder):
         started = time.perf_counter()
         with self._transaction():
             if self._buffer:
-                insert_buffer(self.conn, self._buffer)
+                insert_events(self.conn, self._buffer)
             for table, rows in self._pending:
                 cols = list(rows[0])
                 insert_rows(self.conn, table, cols, [tuple(r[c] for c in cols) for r in rows])
@@ -344,28 +344,6 @@ def insert_events(conn: sqlite3.Connection, rows: Sequence[EventRow]) -> None:
     """Append event rows (8-tuples in ``EVENT_COLUMNS`` order) to the log, in order, inside
     the caller's transaction."""
     insert_rows(conn, "events", EVENT_COLUMNS, rows)
-
-
-def insert_buffer(conn: sqlite3.Connection, events: EventBuffer) -> None:
-    """Append the buffered events to the log, in order, inside the caller's transaction:
-    every part laid end to end in one list, written by :func:`insert_flat`."""
-    flat: list[Any] = []
-    for part in events.parts():
-        flat.extend(part if isinstance(part, Flat) else chain.from_iterable(part))
-    insert_flat(conn, "events", EVENT_COLUMNS, flat)
-
-
-def insert_flat(conn: sqlite3.Connection, table: str, cols: Sequence[str],
-                flat: Sequence[Any]) -> None:
-    """Insert rows laid end to end (row i is items ``len(cols) i ..``), in order: many rows
-    per statement, the parameters sliced straight from the list; the remainder in one."""
-    width = max(1, min(ROWS_PER_INSERT, _MAX_PARAMETERS // len(cols))) * len(cols)
-    whole = len(flat) - len(flat) % width
-    if whole:
-        conn.executemany(_insert(table, cols, width // len(cols)),
-                         (flat[start:start + width] for start in range(0, whole, width)))
-    if whole < len(flat):
-        conn.execute(_insert(table, cols, (len(flat) - whole) // len(cols)), flat[whole:])
 
 
 def insert_rows(conn: sqlite3.Connection, table: str, cols: Sequence[str],
