@@ -274,3 +274,22 @@ def test_import_of_the_command_line_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.split() == ["True", "True", "RunResult", "Config", "ConfigError", "True"]
+
+
+def test_an_interrupt_inside_a_string_exec_still_exits_130(tmp_path):
+    """Ctrl-C landing while an import runs code from a string (as dataclasses do) leaves a
+    flag in CPython that, under ``python -m``, would end the process by SIGINT (-2) after
+    we caught it and said "interrupted"; the console entry point clears it."""
+    (tmp_path / "fake_cli.py").write_text(
+        "import sys, types\n"
+        "import simmarket.cli as cli\n"
+        "fake = types.ModuleType('simmarket.cli.main')\n"
+        "def main(argv):\n"
+        "    exec('raise KeyboardInterrupt', {})  # the signal, inside a string exec\n"
+        "fake.main = main\n"
+        "sys.modules['simmarket.cli.main'] = fake\n"
+        "sys.exit(cli._main())\n")
+    proc = subprocess.run([sys.executable, "-m", "fake_cli"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 130, (proc.returncode, proc.stderr)
+    assert proc.stderr.strip() == "interrupted"

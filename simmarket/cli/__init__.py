@@ -42,9 +42,22 @@ def _main(argv: Sequence[str] | None = None) -> int:
             # signal from here on ends it at once, quietly (no Python code runs)
             for s in signals:
                 signal.signal(s, signal.SIG_DFL)
+            _forget_caught_interrupt()
         else:
             for s, h in previous.items():
                 signal.signal(s, h)
+
+
+def _forget_caught_interrupt() -> None:
+    """Clear CPython's record of a KeyboardInterrupt that ended a string ``exec``.
+
+    A Ctrl-C that lands while an imported module runs code from a string (``dataclasses`` and
+    ``namedtuple`` build methods that way) sets a flag in CPython that survives our catching
+    the KeyboardInterrupt; under ``python -m simmarket.cli`` the interpreter then ends by
+    killing itself with SIGINT (exit -2) instead of exiting 130. Every string ``exec``
+    clears the flag as it starts, so one harmless ``exec`` after the last possible interrupt
+    (the handlers are already back to the default) keeps the exit code ours."""
+    exec("None", {})  # noqa: S102
 
 
 main = _main
