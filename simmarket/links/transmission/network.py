@@ -14,8 +14,10 @@ value a firm captures: so that closeness now can *predict* the value captured ne
 (Proposition 4, MODEL.md §9.2) instead of restating it. The same measures on the
 value-weighted network are kept as secondary columns.
 
-Value moves on the hot path, so additions are appended to plain lists and folded into a
-sparse matrix (duplicates summed) only when a centrality snapshot needs the graph.
+Value moves on the hot path, so additions are appended to plain lists (or handed over as
+blocks) and folded into the ties, a million at a time and when a centrality snapshot needs
+the graph. Each tie is stored once, its two nodes the smaller first, with its value and its
+count side by side; the snapshot reads it as the upper triangle of the adjacency matrix.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ _LOW = (1 << _SHIFT) - 1
 
 
 class ValueNetwork:
-    """Accumulated value between actors, as a growing sparse graph."""
+    """Accumulated value between actors: the ties of a growing undirected graph."""
 
     def __init__(self, n_users: int):
         self.n_users = n_users
@@ -98,7 +100,7 @@ class ValueNetwork:
             self.fold(pending - pending % FOLD_EVERY)
 
     def fold(self, count: int | None = None) -> None:
-        """Merge the buffered increments (all, or the first `count`) into the sparse graph,
+        """Merge the buffered increments (all, or the first `count`) into the ties,
         summing repeated edges. Memory then follows the number of distinct edges, not the
         number of connections.
         """
@@ -141,8 +143,8 @@ class ValueNetwork:
         self.fold()
         n = self.n_users + 2 + n_firms
         indptr = np.searchsorted(self._keys, np.arange(n + 1, dtype=np.int64) << _SHIFT)
-        cols = (self._keys & _LOW).astype(np.int32)
-        data = self._value if weight == "value" else self._count.astype(np.float64)
+        cols = self._larger_ends().astype(np.int32)
+        data = self._weights(weight).astype(np.float64, copy=False)
         return sp.csr_array((data, cols, indptr), shape=(n, n))
 
     def weight(self, a: int, b: int, weight: str = "value") -> float:
@@ -152,7 +154,7 @@ class ValueNetwork:
         at = int(np.searchsorted(self._keys, key))
         if at == len(self._keys) or self._keys[at] != key:
             return 0.0
-        return float(self._value[at] if weight == "value" else self._count[at])
+        return float(self._weights(weight)[at])
 
     @property
     def ties(self) -> int:
@@ -165,10 +167,19 @@ class ValueNetwork:
         self.fold()
         if not len(self._keys):
             return 0
-        seen = np.zeros(int((self._keys & _LOW).max()) + 1, bool)  # hi > lo: the larger end
+        larger = self._larger_ends()
+        seen = np.zeros(int(larger.max()) + 1, bool)
         seen[self._keys >> _SHIFT] = True
-        seen[self._keys & _LOW] = True
+        seen[larger] = True
         return int(np.count_nonzero(seen))
+
+    def _larger_ends(self) -> np.ndarray:
+        """Each tie's larger node (its column in the upper triangle)."""
+        return self._keys & _LOW
+
+    def _weights(self, weight: str) -> np.ndarray:
+        """Per tie: the value moved (``"value"``) or the interactions (``"interactions"``)."""
+        return self._value if weight == "value" else self._count
 
 
 def centrality_rows(net: ValueNetwork, world: World, period: int, t: float,
