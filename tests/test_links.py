@@ -701,7 +701,106 @@ def test_during_the_cold_start_popularity_slots_pick_uniformly():
 #: One slot per feed, one scope: every slot shows the whole (single-topic, single-system) index.
 ONE_SCOPE = {"users": {"topics": 1}, "tech": {"systems": 1},
              "encounter": {"feed_size": 1, "w_popularity": 0.0, "w_recency": 0.0,
-                           "w_exploration": 0.0, "cold_start_days": 0.0}}
+                           "w_exploration": 0.0, "w_subscription": 0.0,
+                           "cold_start_days": 0.0}}
+
+
+#: Every slot a subscription slot, in one scope.
+SUBSCRIPTIONS = _merge(ONE_SCOPE, {"encounter": {"feed_size": 4, "w_subscription": 1.0}})
+
+
+def _subscribed_feeds(rec: Recommender, user: int, k: int) -> list[list[int]]:
+    """The next k feeds of `user` (system 0, topic 0), subscription slots resolved as a
+    browse session resolves them."""
+    feeds = []
+    for _ in range(k):
+        feed = rec.next_feed(0, 0)
+        rec.subscribe(user, feed)
+        feeds.append(feed[0])
+    return feeds
+
+
+def test_a_subscription_slot_shows_the_followed_creators_newest_item():
+    """The subscription channel shows the newest item of the community owner the user
+    joined last (a creator or a firm); a slot whose user follows no one, or whose followed
+    owner's newest item was taken down, keeps its exploration item (uniform in the scope)."""
+    ctx = make_ctx(SUBSCRIPTIONS)
+    world = ctx.world
+    for owner in (0, 0, 1, 0, 1):  # items 0..4: creator 0's newest is 3, creator 1's is 4
+        world.release_item(0.0, owner, OWNER_USER, 0, 0.5, 1.0)
+    firm = world.firms.append(t_entered=0.0)
+    world.release_item(0.0, firm, OWNER_FIRM, 0, 0.5, 0.0, parent=0)  # item 5
+    rec = Recommender(ctx)
+    rec.refresh()
+    n = world.users.n
+    world.users.follows[[2, 3, 4]] = [0, 1, n + firm]
+    assert _subscribed_feeds(rec, 2, 5) == [[3] * 4] * 5
+    assert _subscribed_feeds(rec, 3, 5) == [[4] * 4] * 5
+    assert _subscribed_feeds(rec, 4, 5) == [[5] * 4] * 5
+    unfollowed = [j for f in _subscribed_feeds(rec, 5, 100) for j in f]
+    assert set(unfollowed) == set(range(6))  # exploration over the scope
+    world.items.removed[3] = True
+    rec.refresh()  # the exploration items come from the index, which now leaves it out
+    assert 3 not in [j for f in _subscribed_feeds(rec, 2, 100) for j in f]
+
+
+def test_a_subscription_slot_keeps_to_its_system_not_to_its_topic():
+    """A subscription slot kept to the user's system shows the followed owner's newest item
+    only if it lives there: without interoperability systems stay separate worlds, through
+    firms too (a firm's derivatives live in their originals' systems). The topic scope is
+    the recommender's matching, not the member's: with topic_match = 1 she still sees her
+    creator's item of another topic."""
+    extra = {"users": {"topics": 2}, "tech": {"systems": 2, "interoperability": 0.0},
+             "encounter": {"feed_size": 4, "w_popularity": 0.0, "w_recency": 0.0,
+                           "w_exploration": 0.0, "w_subscription": 1.0, "topic_match": 1.0}}
+    ctx = make_ctx(extra)
+    world = ctx.world
+    world.users.system[[0, 1, 3]] = [0, 1, 0]
+    world.users.topic[3] = 0
+    for owner, topic in ((0, 0), (0, 0), (1, 0), (0, 1)):  # items 0..3 (3: creator 0, topic 1)
+        world.release_item(0.0, owner, OWNER_USER, topic, 0.5, 1.0)
+    firm = world.firms.append(t_entered=0.0)
+    world.release_item(0.0, firm, OWNER_FIRM, 0, 0.5, 0.0, parent=2)  # 4, in system 1
+    rec = Recommender(ctx)
+    rec.refresh()
+    world.users.follows[3] = 0
+    assert _subscribed_feeds(rec, 3, 20) == [[3] * 4] * 20  # another topic, her system
+    world.users.follows[3] = world.users.n + firm
+    shown = {j for f in _subscribed_feeds(rec, 3, 50) for j in f}
+    assert shown == {0, 1}  # system 0's items of her topic: exploration, not the firm's
+
+
+def test_without_the_subscription_channel_no_slot_is_a_subscription():
+    """w_subscription = 0 (the other weights unchanged): no slot resolves to the followed
+    creator's item beyond what the other channels show."""
+    ctx = make_ctx(_merge(ONE_SCOPE, {"encounter": {"feed_size": 4, "w_exploration": 1.0,
+                                                    "w_subscription": 0.0}}))
+    for _ in range(50):
+        ctx.world.release_item(0.0, 0, OWNER_USER, 0, 0.5, 1.0)
+    rec = Recommender(ctx)
+    rec.refresh()
+    ctx.world.users.follows[1] = 0
+    feeds = [rec.next_feed(0, 0) for _ in range(100)]
+    assert all(scope == -1 for f in feeds for scope in f[4])
+    shown = [j for f in feeds for j in f[0]]
+    assert shown.count(49) < 30  # about 400 / 50 = 8, not every slot
+
+
+def test_joining_a_community_follows_its_owner():
+    """A user follows the owner of the community she joined last: a creator by id, a firm
+    as users.n plus its id (as in the membership keys); joining again changes nothing."""
+    ctx = make_ctx()
+    enc, world = ValueEncounter(ctx), ctx.world
+    a = world.release_item(0.0, 0, OWNER_USER, 0, 0.5, 1.0)
+    firm = world.firms.append(t_entered=0.0)
+    b = world.release_item(0.0, firm, OWNER_FIRM, 0, 0.5, 0.0, parent=a)
+    assert world.users.follows[5] == -1
+    enc._join(5, a, 0.0)
+    assert world.users.follows[5] == 0
+    enc._join(5, b, 0.0)
+    assert world.users.follows[5] == world.users.n + firm
+    enc._join(5, a, 0.0)  # a member already: no join, still following the firm
+    assert world.users.follows[5] == world.users.n + firm
 
 
 def _rank_shares(items: int, top: int, floor: float, exponent: float) -> float:

@@ -168,8 +168,10 @@ def test_full_topic_match_keeps_feeds_in_the_users_topic(tmp_path):
     """Once the user's topic has content (in the index, rebuilt within refresh_days), every
     impression is of her topic; before, her slots are filled from every topic. (One system:
     with several, a slot scoped to her own system widens while her topic has no content
-    there.)"""
+    there. Subscriptions off: a subscription slot shows the followed creator's item of any
+    topic, topic_match being the recommender's matching.)"""
     conn = run_small(tmp_path / "t.db", {"encounter": {"topic_match": 1.0,
+                                                       "w_subscription": 0.0,
                                                        "impression_sample_rate": 1.0},
                                          "tech": {"systems": 1}})
     late = scalar(conn, CROSS.format("topic") + """ AND e.t > (

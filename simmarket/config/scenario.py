@@ -117,8 +117,13 @@ class Encounter(Section):
                               le=1e3)
     w_exploration: NonNeg = Field(0.05, description="recommender: weight of uniform exploration",
                                   le=1e3)
+    w_subscription: NonNeg = Field(
+        0.7, le=1e3,
+        description="recommender: weight of the subscription channel (the newest item of the "
+                    "creator whose community the user joined last; else as exploration)")
     topic_match: Unit = Field(
-        0.4, description="share of feed slots the recommender keeps in the user's own topic")
+        0.4, description="share of feed slots the recommender keeps in the user's own topic "
+                         "(a subscription slot shows the followed owner's item of any topic)")
     rank_exponent: NonNeg = Field(
         2.0, le=10.0,
         description="popularity channel: an item at rank share x of its scope (x = (r - 1/2) / "

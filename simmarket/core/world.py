@@ -75,6 +75,11 @@ class Users:
         for name in ("items_created", "shares", "hides", "shares_period", "created_period",
                      "connections_made", "community_size", "community_before"):
             setattr(self, name, np.zeros(n, np.int64))
+        # subscriptions: the owner of the community the user joined last (a user's id, or
+        # n plus a firm's id, as in the membership keys; -1 none) and each creator's newest
+        # item (-1 none), which the recommender's subscription channel shows
+        self.follows = np.full(n, -1, np.int64)
+        self.newest_item = np.full(n, -1, np.int64)
         self.income = np.zeros(n, np.float64)
         self.income_before = np.zeros(n, np.float64)  # income at the period's start
         self.rewards = np.zeros(n, np.float64)
@@ -99,6 +104,7 @@ class Firms(Columns):
         "license_fees": (np.float64, 0.0),
         "barred": (np.bool_, False),
         "community_size": (np.int64, 0),
+        "newest_item": (np.int64, -1),
     }
 
     def active(self) -> np.ndarray:
@@ -160,8 +166,10 @@ class World:
         system = (self.users.system[owner] if owner_type == OWNER_USER
                   else self.items.system[parent])
         self.counters.items_released += 1
-        return self.items.add(t, owner, owner_type, topic, quality, production_time,
-                              parent=parent, price=price, units=units, system=int(system))
+        j = self.items.add(t, owner, owner_type, topic, quality, production_time,
+                           parent=parent, price=price, units=units, system=int(system))
+        (self.users if owner_type == OWNER_USER else self.firms).newest_item[owner] = j
+        return j
 
     # -- participation: trust and session rates -------------------------------------------
     def trust_target(self) -> float:

@@ -66,7 +66,7 @@ class Claim:
 
 
 _RANDOM = {"encounter.w_popularity": 0.0, "encounter.w_recency": 0.0,
-           "encounter.w_exploration": 1.0}
+           "encounter.w_exploration": 1.0, "encounter.w_subscription": 0.0}
 PATHS = {"rnd": "technology", "standards": "integration", "training": "mindset",
          "regulation": "institutions", "capital": "capital"}
 

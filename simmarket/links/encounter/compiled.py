@@ -139,17 +139,18 @@ class CompiledSessions:
     def _items(self) -> k.ItemArrays:
         it = self.ctx.world.items
         return k.ItemArrays(it.connections, it.owner, it.owner_type, it.units_left, it.topic,
-                            it.quality, it.last_value, it.last_affinity, it.value, it.price,
-                            it.removed)
+                            it.system, it.quality, it.last_value, it.last_affinity, it.value,
+                            it.price, it.removed)
 
     def _users(self) -> k.UserArrays:
         u = self.ctx.world.users
         return k.UserArrays(u.creator_effective, u.busy_until, u.system, u.topic, u.income,
-                            u.connections_made, u.community_size)
+                            u.connections_made, u.community_size, u.follows, u.newest_item)
 
     def _firms(self) -> k.FirmArrays:
         f = self.ctx.world.firms
-        return k.FirmArrays(f.capital, f.revenue, f.revenue_period, f.community_size)
+        return k.FirmArrays(f.capital, f.revenue, f.revenue_period, f.community_size,
+                            f.newest_item)
 
     def _tables(self) -> k.Tables:
         return k.Tables(*(a for t in self.tables for a in (t.keys, t.more_keys, t.more_counts)))
@@ -163,7 +164,7 @@ class CompiledSessions:
             enc.network_effect, enc.platform_fee, enc.w_quality, enc.w_affinity,
             enc.threshold, enc.topic_match, sc.tech.interoperability, rec.p_pop, rec.p_rec,
             enc.impression_sample_rate, enc.refresh_days, enc.refresh_growth,
-            sc.industrial.diminishing, population.total_rate, rec.refreshed_at])
+            sc.industrial.diminishing, population.total_rate, rec.refreshed_at, rec.p_exp])
 
     def _ipar(self) -> np.ndarray:
         sc, world, rec = self.ctx.scenario, self.ctx.world, self.recommender

@@ -138,8 +138,10 @@ class ValueEncounter:
         if rec.size == 0:
             return
         users, items = world.users, world.items
-        feed, static, affinity, draws = rec.next_feed(int(users.system[user]),
-                                                      int(users.topic[user]))
+        drawn = rec.next_feed(int(users.system[user]), int(users.topic[user]))
+        if drawn[4] and max(drawn[4]) >= 0:
+            rec.subscribe(user, drawn)
+        feed, static, affinity, draws, _ = drawn
         self.impressions += len(feed)
         rate = enc.impression_sample_rate
         if int(session * rate) != int((session - 1) * rate):  # a systematic sample
@@ -251,6 +253,7 @@ class ValueEncounter:
         if self.members.count(key) > person:
             return
         self.members.add(key)
+        world.users.follows[user] = owner if kind != OWNER_FIRM else n + owner
         sizes = world.firms.community_size if kind == OWNER_FIRM else world.users.community_size
         sizes[owner] += 1
         self.community_joins += 1

@@ -55,7 +55,7 @@ ACC_SIZE = 5
 (P_W_SOCIAL, P_REACH, P_W_COMMUNITY, P_WEIGHT, P_VALUE_SCALE, P_NETWORK_EFFECT, P_FEE,
  P_W_QUALITY, P_W_AFFINITY, P_THRESHOLD, P_TOPIC_MATCH, P_INTEROP, P_POP, P_REC,
  P_SAMPLE_RATE, P_REFRESH_DAYS, P_REFRESH_GROWTH, P_DIMINISHING, P_TOTAL_RATE,
- P_REFRESHED_AT) = range(20)
+ P_REFRESHED_AT, P_EXP) = range(21)
 #: Slots of the int64 parameter array.
 (I_PAIRS, I_TOPICS, I_NETWORK_FN, I_INDUSTRIAL, I_KEEP_DETAIL, I_KEEP_CORE, I_FEED_SIZE,
  I_ITEMS_N, I_ITEMS_SEEN, I_INDEX_SIZE, I_FIRM_NODE0, I_PLATFORM_NODE, I_MAX_SESSIONS) = range(13)
@@ -194,13 +194,14 @@ class PairTable:
 
 # -- what the kernel reads and writes ----------------------------------------------------
 #: The items' columns, as the world holds them (no copies).
-ItemArrays = namedtuple("ItemArrays", "connections owner owner_type units_left topic quality "
-                                      "last_value last_affinity value price removed")
+ItemArrays = namedtuple("ItemArrays", "connections owner owner_type units_left topic system "
+                                      "quality last_value last_affinity value price removed")
 #: The users' arrays the sessions read (who creates, whose group) and write.
 UserArrays = namedtuple("UserArrays", "creator busy_until system topic income "
-                                      "connections_made community_size")
+                                      "connections_made community_size follows newest_item")
 #: The firms' columns a connection to a derivative pays into, and their communities.
-FirmArrays = namedtuple("FirmArrays", "capital revenue revenue_period community_size")
+FirmArrays = namedtuple("FirmArrays", "capital revenue revenue_period community_size "
+                                      "newest_item")
 #: The recommender's index (Recommender.refresh) and the topic affinity matrix.
 Index = namedtuple("Index", "ids cum fresh scopes affinity")
 #: The pair tables: use rights held, community memberships, industrial items owned.
@@ -231,9 +232,26 @@ def _network_value(c: int, function: int) -> float:
 
 
 @_jit
-def _draw_feed(row, system, topic, fpar, index, items, feed, static, aff, draw) -> int:
-    """One feed from one row of uniforms, slot by slot as Recommender._draw_feeds; returns
-    how many slots are kept (their item, static logit, affinity and decision uniform)."""
+def _followed(user, users, firms, items, ipar) -> int:
+    """Recommender.followed: the newest item of the community owner the user follows, if
+    still eligible, else -1."""
+    owner = users.follows[user]
+    if owner < 0:
+        return -1
+    n = ipar[I_PAIRS]
+    j = users.newest_item[owner] if owner < n else firms.newest_item[owner - n]
+    if j < 0 or items.removed[j] or (ipar[I_INDUSTRIAL] and items.units_left[j] <= 0):
+        return -1
+    return j
+
+
+@_jit
+def _draw_feed(row, user, system, topic, fpar, ipar, index, items, users, firms, feed, static,
+               aff, draw) -> int:
+    """One feed from one row of uniforms, slot by slot as Recommender._draw_feeds, its
+    subscription slots (the followed owner's newest item where it fits the slot's system
+    scope) as Recommender.subscribe; returns how many slots are kept (their
+    item, static logit, affinity and decision uniform)."""
     cum, scopes = index.cum, index.scopes
     k = 0
     for s in range(row.shape[1]):
@@ -245,15 +263,20 @@ def _draw_feed(row, system, topic, fpar, index, items, feed, static, aff, draw) 
         start, end = scopes[system, topic, scope, 0], scopes[system, topic, scope, 1]
         if end - start <= 0:
             continue  # a scope with no compatible content: the slot stays empty
-        if row[1, s] < fpar[P_POP]:
+        channel = row[1, s]
+        if channel < fpar[P_POP]:
             base = cum[start - 1] if start > 0 else 0.0
             target = base + u2 * (cum[end - 1] - base)
             pos = min(np.searchsorted(cum, target, side="right"), end - 1)
-        elif row[1, s] < fpar[P_REC]:
+        elif channel < fpar[P_REC]:
             pos = end - 1 - np.int64(u2 * (index.fresh[end] - index.fresh[start]))
-        else:
+        else:  # exploration, and a subscription slot's item when the user follows none
             pos = start + np.int64(u2 * (end - start))
         j = index.ids[pos]
+        if channel >= fpar[P_EXP]:
+            followed = _followed(user, users, firms, items, ipar)
+            if followed >= 0 and (scope % 2 == 1 or items.system[followed] == system):
+                j = followed
         a = index.affinity[topic, items.topic[j]]
         feed[k] = j
         aff[k] = a
@@ -345,6 +368,7 @@ def _join(t, user, j, person, items, users, firms, ipar, st, tables, out):
     new, more = pair_add(tables.members, tables.members_more, tables.members_counts, key)
     st[S_MEMBERS] += new
     st[S_MEMBERS_MORE] += more
+    users.follows[user] = owner if kind != OWNER_FIRM else n + owner
     if kind == OWNER_FIRM:
         firms.community_size[owner] += 1
         size = firms.community_size[owner]
@@ -500,8 +524,8 @@ def run_sessions(t, limit, draws, rows, rows_at, index, items, users, firms,
         if ipar[I_KEEP_DETAIL]:
             _event(out, st, t, SESSION, user, -1, -1, T_NULL, 0.0)
         if size:
-            k = _draw_feed(rows[g, rows_at[g]], system, topic, fpar, index, items, feed,
-                           static, aff, draw)
+            k = _draw_feed(rows[g, rows_at[g]], user, system, topic, fpar, ipar, index, items,
+                           users, firms, feed, static, aff, draw)
             rows_at[g] += 1
             _browse(t, user, at[D_SESSIONS], k, feed, static, aff, draw, items, users, firms,
                     fpar, ipar, st, acc, tables, out)

@@ -6,8 +6,11 @@ systems (paper 001 §二(一)3), and a slot may show content from another system
 ``interoperability`` — with none, the systems are separate worlds. A slot scoped to the
 user's own topic while it has no content yet is filled from every topic (dropping it took
 impressions from the first items at small n only); a slot with no compatible content stays
-empty. Within its scope a slot comes from one of three channels: popularity, recency
-(uniform over the scope's items released in the last R days) or exploration (uniform).
+empty. Within its scope a slot comes from one of four channels: popularity, recency
+(uniform over the scope's items released in the last R days), exploration (uniform) or
+subscription: the newest item of the owner whose community the user joined last, if it
+fits the slot's system scope (a member is shown her creator's new items, of any topic, as on
+a platform's subscription feed), else the exploration item.
 During the platform's first ``cold_start_days`` it has no engagement data to rank by, and
 popularity picks uniformly: ranking by connections from the first hour let the first
 handful of items lock in the top, and how many competed then grows with n. An item may fill
@@ -43,8 +46,10 @@ import numpy as np
 from simmarket.core.context import Context
 
 #: One feed: item ids, the static part of each item's connection logit (quality, affinity,
-#: threshold), each item's topic affinity to the user, and each decision's uniform draw.
-Feed = tuple[list[int], list[float], list[float], list[float]]
+#: threshold), each item's topic affinity to the user, each decision's uniform draw, and
+#: each slot's scope if it is a subscription slot (-1 if not): 0 own system and topic,
+#: 1 own topic, 2 own system, 3 any (after an empty own-topic scope widened).
+Feed = tuple[list[int], list[float], list[float], list[float], list[int]]
 #: Rows of uniforms per feed: topic scope, channel, position, system scope, decision.
 DRAWS = 5
 MIN_BATCH, MAX_BATCH = 8, 4096
@@ -144,9 +149,10 @@ class Recommender:
     def levers_changed(self) -> None:
         """Channel shares, own-topic share and interoperability follow the levers."""
         enc = self.ctx.scenario.encounter
-        w = enc.w_popularity + enc.w_recency + enc.w_exploration
+        w = enc.w_popularity + enc.w_recency + enc.w_exploration + enc.w_subscription
         self.p_pop = enc.w_popularity / w
         self.p_rec = (enc.w_popularity + enc.w_recency) / w
+        self.p_exp = (enc.w_popularity + enc.w_recency + enc.w_exploration) / w
         self._new_version()
 
     def _new_version(self) -> None:
@@ -228,17 +234,53 @@ class Recommender:
         items = self.ctx.world.items
         aff = self.affinity[topics[:, None], items.topic[item]]
         static = enc.w_quality * items.quality[item] + enc.w_affinity * aff - enc.threshold
-        return _as_feeds(item, static, aff, u[4], keep)
+        subscribed = np.where((u[1] >= self.p_exp) & keep, scope, -1)
+        return _as_feeds(item, static, aff, u[4], subscribed, keep)
+
+    def subscribe(self, user: int, feed: Feed) -> None:
+        """Put in the feed's subscription slots the newest item of the owner whose community
+        the user joined last, where there is one still on the platform and it fits the
+        slot's system scope (whatever its topic: the topic scope is the recommender's
+        matching, a subscription is the member's); such a slot keeps its exploration item
+        otherwise. Resolved as the session starts, since it depends on the user, not only on
+        her group."""
+        j = self.followed(user)
+        if j < 0:
+            return
+        item, static, aff, _, scopes = feed
+        sc, world = self.ctx.scenario.encounter, self.ctx.world
+        items, users = world.items, world.users
+        same_system = users.system.item(user) == items.system.item(j)
+        a = self.affinity.item(users.topic.item(user), items.topic.item(j))
+        for s, scope in enumerate(scopes):
+            if scope >= 0 and (scope % 2 or same_system):
+                item[s], aff[s] = j, a
+                static[s] = sc.w_quality * items.quality.item(j) + sc.w_affinity * a - sc.threshold
+
+    def followed(self, user: int) -> int:
+        """The newest item of the community owner the user follows, if still eligible."""
+        world = self.ctx.world
+        owner = world.users.follows.item(user)
+        if owner < 0:
+            return -1
+        n = world.users.n
+        j = (world.users.newest_item.item(owner) if owner < n
+             else world.firms.newest_item.item(owner - n))
+        if j < 0 or world.items.removed.item(j) or (
+                world.industrial and world.items.units_left.item(j) <= 0):
+            return -1
+        return j
 
 
-def _as_feeds(item, static, aff, draw, keep) -> list[Feed]:
+def _as_feeds(item, static, aff, draw, subscribed, keep) -> list[Feed]:
     """Rows of arrays as feeds of Python lists (the per-impression loop is plain Python)."""
     whole = keep.all(axis=1).tolist()
-    rows = zip(item.tolist(), static.tolist(), aff.tolist(), draw.tolist(), keep.tolist())
-    return [(i, st, a, d) if full else
+    rows = zip(item.tolist(), static.tolist(), aff.tolist(), draw.tolist(),
+               subscribed.tolist(), keep.tolist())
+    return [(i, st, a, d, sub) if full else
             (list(compress(i, k)), list(compress(st, k)), list(compress(a, k)),
-             list(compress(d, k)))
-            for full, (i, st, a, d, k) in zip(whole, rows)]
+             list(compress(d, k)), list(compress(sub, k)))
+            for full, (i, st, a, d, sub, k) in zip(whole, rows)]
 
 
 def _ranks(keys: np.ndarray, best: np.ndarray) -> np.ndarray:
