@@ -293,3 +293,35 @@ def test_an_interrupt_inside_a_string_exec_still_exits_130(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 130, (proc.returncode, proc.stderr)
     assert proc.stderr.strip() == "interrupted"
+
+
+def test_an_interrupt_a_compiled_extension_turns_into_an_import_error_is_an_interrupt(
+        monkeypatch, capsys):
+    """Ctrl-C landing in the initialisation of a compiled extension (Numba's
+    ``_devicearray``, imported with the model) is handled by its C code: it prints the
+    KeyboardInterrupt's traceback and raises an ImportError instead. The command says
+    "interrupted" and exits 130 all the same, with no traceback; without a signal the same
+    ImportError is a fault of ours, reported as one, and what the import wrote is kept."""
+    cli = sys.modules["simmarket.cli"]
+    command = sys.modules["simmarket.cli.main"]
+
+    def extension_init():
+        with cli.quiet_imports():
+            print("Traceback (most recent call last):\nKeyboardInterrupt", file=sys.stderr)
+            raise ImportError("numba._devicearray failed to import")
+
+    monkeypatch.setattr(cli, "signalled", True)
+    with pytest.raises(KeyboardInterrupt):
+        extension_init()
+    assert "Traceback" not in capsys.readouterr().err
+    monkeypatch.setattr(command, "_run", lambda args: extension_init())
+    assert command.main(["run", "--quiet"]) == 130
+    monkeypatch.setattr(command, "_run", lambda args: (_ for _ in ()).throw(
+        ImportError("numba._devicearray failed to import")))
+    assert command.main(["run", "--quiet"]) == 130  # turned into ImportError past us too
+    monkeypatch.setattr(cli, "signalled", False)
+    with pytest.raises(ImportError):
+        extension_init()
+    assert "KeyboardInterrupt" in capsys.readouterr().err
+    monkeypatch.setattr(command, "_run", lambda args: extension_init())
+    assert command.main(["run", "--quiet"]) == 1

@@ -9,18 +9,45 @@ was simulated is committed and marked ``interrupted``).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import signal
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 EXIT_INTERRUPTED = 130
 
-__all__ = ["main"]
+__all__ = ["main", "quiet_imports"]
+
+#: whether Ctrl-C or SIGTERM has reached this process's handler
+signalled = False
 
 
 def _interrupt(signum, frame):  # noqa: ARG001
+    global signalled
+    signalled = True
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def quiet_imports() -> Iterator[None]:
+    """Around imports that load compiled extensions (the model's, through Numba).
+
+    A Ctrl-C that lands inside an extension's own initialisation is handled by its C code,
+    not ours: it prints the KeyboardInterrupt's traceback and raises an ImportError in its
+    place. So stderr is held while the imports run: after a signal, the failure is the
+    interrupt it was (and the held text is dropped); otherwise what was written goes out."""
+    held = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(held):
+            yield
+    except Exception:
+        if signalled:
+            raise KeyboardInterrupt from None
+        sys.stderr.write(held.getvalue())
+        raise
+    sys.stderr.write(held.getvalue())
 
 
 def _main(argv: Sequence[str] | None = None) -> int:

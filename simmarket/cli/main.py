@@ -22,10 +22,11 @@ from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
-from simmarket import __version__
+from simmarket import __version__, cli
 from simmarket.analysis.summary import HEADLINES, fmt
 from simmarket.cli import analysis as analysis_cli
 from simmarket.cli import experiments as experiments_cli
+from simmarket.cli import quiet_imports
 from simmarket.config import (
     EVENT_LEVELS,
     ConfigError,
@@ -103,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print("[yellow]interrupted[/]")
         return EXIT_INTERRUPTED
     except Exception as exc:  # a fault of ours, not the user's: say so, keep it short
+        if cli.signalled:  # a Ctrl-C that a compiled extension turned into its own error
+            console.print("[yellow]interrupted[/]")
+            return EXIT_INTERRUPTED
         if os.environ.get("SIMMARKET_DEBUG"):
             raise
         console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
@@ -139,7 +143,8 @@ def _validate(args) -> int:
 
 
 def _run(args) -> int:
-    from simmarket.api import run
+    with quiet_imports():
+        from simmarket.api import run
 
     cfg = load_config(args.config, _overrides(args))
     check_resources(cfg.scenario)
