@@ -26,7 +26,6 @@ from simmarket import __version__, cli
 from simmarket.analysis.summary import HEADLINES, fmt
 from simmarket.cli import analysis as analysis_cli
 from simmarket.cli import experiments as experiments_cli
-from simmarket.cli import quiet_imports
 from simmarket.config import (
     EVENT_LEVELS,
     ConfigError,
@@ -143,7 +142,7 @@ def _validate(args) -> int:
 
 
 def _run(args) -> int:
-    with quiet_imports():
+    with cli.quiet_imports():
         from simmarket.api import run
 
     cfg = load_config(args.config, _overrides(args))

@@ -249,11 +249,12 @@ class ValueEncounter:
         world = self.ctx.world
         items, n = world.items, self._pairs
         owner, kind = items.owner.item(j), items.owner_type.item(j)
-        key = ((owner if kind != OWNER_FIRM else n + owner) * n) + user
+        community = owner if kind != OWNER_FIRM else n + owner
+        key = community * n + user
         if self.members.count(key) > person:
             return
         self.members.add(key)
-        world.users.follows[user] = owner if kind != OWNER_FIRM else n + owner
+        world.users.follows[user] = community
         sizes = world.firms.community_size if kind == OWNER_FIRM else world.users.community_size
         sizes[owner] += 1
         self.community_joins += 1

@@ -362,13 +362,14 @@ def _join(t, user, j, person, items, users, firms, ipar, st, tables, out):
     """ValueEncounter._join: the person joins the owner's community unless a member."""
     n = ipar[I_PAIRS]
     owner, kind = items.owner[j], items.owner_type[j]
-    key = ((owner if kind != OWNER_FIRM else n + owner) * n) + user
+    community = owner if kind != OWNER_FIRM else n + owner
+    key = community * n + user
     if pair_count(tables.members, tables.members_more, tables.members_counts, key) > person:
         return
     new, more = pair_add(tables.members, tables.members_more, tables.members_counts, key)
     st[S_MEMBERS] += new
     st[S_MEMBERS_MORE] += more
-    users.follows[user] = owner if kind != OWNER_FIRM else n + owner
+    users.follows[user] = community
     if kind == OWNER_FIRM:
         firms.community_size[owner] += 1
         size = firms.community_size[owner]

@@ -233,7 +233,7 @@ class Recommender:
         item = self.ids[np.where(keep, pos, 0)]
         items = self.ctx.world.items
         aff = self.affinity[topics[:, None], items.topic[item]]
-        static = enc.w_quality * items.quality[item] + enc.w_affinity * aff - enc.threshold
+        static = _static_logit(enc, items.quality[item], aff)
         subscribed = np.where((u[1] >= self.p_exp) & keep, scope, -1)
         return _as_feeds(item, static, aff, u[4], subscribed, keep)
 
@@ -248,14 +248,14 @@ class Recommender:
         if j < 0:
             return
         item, static, aff, _, scopes = feed
-        sc, world = self.ctx.scenario.encounter, self.ctx.world
+        world = self.ctx.world
         items, users = world.items, world.users
         same_system = users.system.item(user) == items.system.item(j)
         a = self.affinity.item(users.topic.item(user), items.topic.item(j))
+        logit = _static_logit(self.ctx.scenario.encounter, items.quality.item(j), a)
         for s, scope in enumerate(scopes):
             if scope >= 0 and (scope % 2 or same_system):
-                item[s], aff[s] = j, a
-                static[s] = sc.w_quality * items.quality.item(j) + sc.w_affinity * a - sc.threshold
+                item[s], static[s], aff[s] = j, logit, a
 
     def followed(self, user: int) -> int:
         """The newest item of the community owner the user follows, if still eligible."""
@@ -270,6 +270,12 @@ class Recommender:
                 world.industrial and world.items.units_left.item(j) <= 0):
             return -1
         return j
+
+
+def _static_logit(enc, quality, affinity):
+    """The part of an impression's connection logit known when the feed is drawn (arrays or
+    floats alike): ``w_q q + w_a A − τ``."""
+    return enc.w_quality * quality + enc.w_affinity * affinity - enc.threshold
 
 
 def _as_feeds(item, static, aff, draw, subscribed, keep) -> list[Feed]:
